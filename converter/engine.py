@@ -1,0 +1,173 @@
+"""The conversion pipeline: read → map → verify → write.
+
+``plan`` works on names and shapes only (a checkpoint's index), so every key is accounted for and
+every shape checked before a single tensor is read; ``Plan.tensors`` then reads and transforms one
+tensor at a time, so memory stays at one tensor beyond what the writer holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from converter import models
+from converter.errors import ConversionError
+from converter.mapping import Pair, Table
+from converter.ops import apply_ops, apply_shape
+from converter.readers import Source
+
+PROBLEM_KINDS = ("unmatched", "missing", "mismatched")
+
+
+@dataclass
+class Report:
+    """Every source key and every target parameter, accounted for."""
+
+    table: str
+    prefix: str
+    matched: list[tuple[str, str]] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    unmatched: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    # (source key, shape it maps to, target key, shape the architecture expects); either side may be absent
+    mismatched: list[tuple[str, tuple[int, ...] | None, str, tuple[int, ...] | None]] = field(default_factory=list)
+
+    def problems(self, allow: Iterable[str] = ()) -> list[str]:
+        return [kind for kind in PROBLEM_KINDS if getattr(self, kind) and kind not in set(allow)]
+
+    def summary(self) -> str:
+        prefix = f", prefix {self.prefix!r}" if self.prefix else ""
+        return (
+            f"mapping {self.table}{prefix}: {len(self.matched)} matched, {len(self.ignored)} ignored, "
+            f"{len(self.unmatched)} unmatched, {len(self.missing)} missing, {len(self.mismatched)} mismatched"
+        )
+
+    def details(self, limit: int = 20) -> list[str]:
+        lines = []
+        for kind in PROBLEM_KINDS:
+            items = getattr(self, kind)
+            for item in items[:limit]:
+                if kind == "mismatched":
+                    src, src_shape, tgt, tgt_shape = item
+                    lines.append(f"  mismatched: {src} {_fmt(src_shape)} -> {tgt} expects {_fmt(tgt_shape)}")
+                else:
+                    lines.append(f"  {kind}: {item}")
+            if len(items) > limit:
+                lines.append(f"  … and {len(items) - limit} more {kind}")
+        return lines
+
+
+def _fmt(shape: tuple[int, ...] | None) -> str:
+    return "(absent)" if shape is None else str(list(shape))
+
+
+@dataclass
+class Plan:
+    source: Source
+    table: Table
+    report: Report
+    config: dict[str, Any]
+    items: list[tuple[Pair, tuple[int, ...]]]  # pairs to write, with their verified target shape
+
+    def tensors(self) -> dict[str, Deferred]:
+        """Target name → deferred tensor; data is read when the writer asks for it."""
+        return {pair.target: Deferred(self, pair, shape) for pair, shape in self.items}
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """A target tensor known by shape and dtype, read from the source on ``load``."""
+
+    plan: Plan
+    pair: Pair
+    shape: tuple[int, ...]
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.plan.source.dtype(self.plan.report.prefix + self.pair.source)
+
+    def load(self) -> np.ndarray:
+        return apply_ops(self.pair.ops, self.plan.source.read(self.plan.report.prefix + self.pair.source))
+
+
+def choose_prefix(keys: list[str], table: Table) -> str:
+    """The table prefix under which most keys match; two scopes matching equally is ambiguous."""
+    by_source = table.by_source()
+    counts = {p: sum(1 for k in keys if k.startswith(p) and k[len(p) :] in by_source) for p in table.prefixes}
+    best = max(counts.values(), default=0)
+    tied = [p for p, n in counts.items() if n == best and best]
+    if len(tied) > 1:
+        raise ConversionError(None, f"keys match several scopes equally ({', '.join(map(repr, tied))}); pick one with --prefix")
+    return tied[0] if tied else ""
+
+
+def plan(source: Source, table: Table, *, prefix: str | None = None) -> Plan:
+    """Match, shape-check and account for every key; reads no tensor data."""
+    keys = source.keys()
+    prefix = choose_prefix(keys, table) if prefix is None else prefix
+    report = Report(table=table.name, prefix=prefix)
+    by_source = table.by_source()
+    produced: dict[str, tuple[Pair, tuple[int, ...]]] = {}
+    for key in keys:
+        local = key[len(prefix) :] if key.startswith(prefix) else None
+        pair = by_source.get(local) if local is not None else None
+        if pair is None:
+            if table.is_ignored(key) or (local is not None and table.is_ignored(local)):
+                report.ignored.append(key)
+            else:
+                report.unmatched.append(key)
+            continue
+        report.matched.append((key, pair.target))
+        try:
+            produced[pair.target] = (pair, apply_shape(pair.ops, source.shape(key)))
+        except ValueError:
+            report.mismatched.append((key, source.shape(key), pair.target, None))
+
+    spec = models.spec(table.architecture)
+    try:
+        config = spec.infer_config({target: shape for target, (_, shape) in produced.items()})
+    except (KeyError, ValueError, IndexError) as err:
+        report.missing.extend(t for t in spec.parameter_shapes() if t not in produced)
+        raise PlanError(report, f"cannot tell the {table.architecture} configuration: {err}") from None
+    expected = spec.parameter_shapes(**config)
+    items = []
+    for target, (pair, shape) in produced.items():
+        if expected.get(target) != shape:
+            report.mismatched.append((prefix + pair.source, shape, target, expected.get(target)))
+        else:
+            items.append((pair, shape))
+    report.missing.extend(t for t in expected if t not in produced)
+    return Plan(source, table, report, config, items)
+
+
+class PlanError(ConversionError):
+    """A plan whose report could not even settle the architecture; carries the report."""
+
+    def __init__(self, report: Report, reason: str) -> None:
+        self.report = report
+        super().__init__(None, reason)
+
+
+def select_table(source: Source, tables: Iterable[Table], *, prefix: str | None = None) -> Plan:
+    """The one table that accounts for every key of ``source``; none or several is an error."""
+    candidates = [t for t in tables if source.format in t.formats]
+    plans, failures = [], []
+    for table in candidates:
+        try:
+            plans.append(plan(source, table, prefix=prefix))
+        except PlanError as err:
+            failures.append(f"{table.name}: {err.reason}")
+    clean = [p for p in plans if not p.report.problems()]
+    if len(clean) == 1:
+        return clean[0]
+    if len(clean) > 1:
+        names = ", ".join(p.table.name for p in clean)
+        raise ConversionError(source.path, f"several mappings fit ({names}); choose one with --mapping")
+    if not candidates:
+        raise ConversionError(source.path, f"no mapping table reads the {source.format} format")
+    best = max(plans, key=lambda p: len(p.report.matched), default=None)
+    detail = f"; closest: {best.report.summary()}" if best else f" ({'; '.join(failures)})"
+    raise ConversionError(source.path, f"no mapping accounts for every key{detail} (see `inspect`)")

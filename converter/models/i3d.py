@@ -1,0 +1,169 @@
+"""PyTorch I3D that computes exactly what DeepMind's TensorFlow graph computes.
+
+Built from ``i3d_spec`` (the single description of the architecture); module paths are the TF
+scope names, so ``state_dict()`` keys are ``i3d_spec.parameter_shapes()``. Input is (B, C, T, H, W)
+in [-1, 1]. Layers keep whatever memory format they are given (``channels_last_3d`` included).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from converter.models import i3d_spec as spec
+from converter.models.tf_same import Conv3dSame, MaxPool3dSame
+
+
+class BatchNorm(nn.Module):
+    """Sonnet's BatchNorm as I3D uses it: no scale (gamma), offset ``bias`` (beta), eps 1e-3.
+
+    ``momentum`` is PyTorch's (1 - Sonnet's decay 0.999). No ``num_batches_tracked`` buffer, so the
+    state_dict holds exactly the three tensors a TF checkpoint has.
+    """
+
+    def __init__(self, channels: int, eps: float = 1e-3, momentum: float = 0.001) -> None:
+        super().__init__()
+        self.eps = eps
+        self.momentum = momentum
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.register_buffer("running_mean", torch.zeros(channels))
+        self.register_buffer("running_var", torch.ones(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.batch_norm(
+            x, self.running_mean, self.running_var, None, self.bias, self.training, self.momentum, self.eps
+        )
+
+    def extra_repr(self) -> str:
+        return f"{self.bias.shape[0]}, eps={self.eps}, momentum={self.momentum}, affine=beta only"
+
+
+class Unit3D(nn.Module):
+    """Conv (TF 'SAME', no bias) -> BatchNorm -> ReLU, as ``conv`` and ``bn`` like the TF scopes."""
+
+    def __init__(self, in_channels: int, unit: spec.Unit, bn_momentum: float) -> None:
+        super().__init__()
+        self.conv = Conv3dSame(in_channels, unit.out_channels, unit.kernel, unit.stride, bias=False)
+        self.bn = BatchNorm(unit.out_channels, momentum=bn_momentum)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.bn(self.conv(x)))
+
+
+def _layer(layer: spec.Unit | spec.MaxPool, in_channels: int, bn_momentum: float) -> nn.Module:
+    if isinstance(layer, spec.Unit):
+        return Unit3D(in_channels, layer, bn_momentum)
+    return MaxPool3dSame(layer.kernel, layer.stride)
+
+
+class Mixed(nn.Module):
+    """Inception block: ``Branch_0`` .. ``Branch_3`` run on the same input, concatenated on channels."""
+
+    def __init__(self, in_channels: int, mixed: spec.Mixed, bn_momentum: float) -> None:
+        super().__init__()
+        for index, branch in enumerate(mixed.branches):
+            layers: OrderedDict[str, nn.Module] = OrderedDict()
+            channels = in_channels
+            for name, layer in branch:
+                layers[name] = _layer(layer, channels, bn_momentum)
+                channels = spec.out_channels(layer, channels)
+            self.add_module(f"Branch_{index}", nn.Sequential(layers))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([branch(x) for branch in self.children()], dim=1)
+
+
+class LogitsConv(nn.Module):
+    """TF's ``Logits/Conv3d_0c_1x1``: a Unit3D without BatchNorm and ReLU, so only ``conv`` (with bias)."""
+
+    def __init__(self, in_channels: int, num_classes: int) -> None:
+        super().__init__()
+        self.conv = Conv3dSame(in_channels, num_classes, (1, 1, 1), (1, 1, 1), bias=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+class Logits(nn.Module):
+    """avg-pool [2, 7, 7] VALID -> dropout -> 1x1x1 conv with bias -> drop H, W -> mean over time."""
+
+    def __init__(self, in_channels: int, num_classes: int, logits: spec.Logits, dropout: float) -> None:
+        super().__init__()
+        self.spec = logits
+        self.dropout = nn.Dropout(dropout)
+        self.add_module(logits.conv_name, LogitsConv(in_channels, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.avg_pool3d(x, self.spec.pool_kernel, stride=1)
+        x = getattr(self, self.spec.conv_name)(self.dropout(x))
+        return x.squeeze(4).squeeze(3).mean(dim=2)
+
+
+class InceptionI3d(nn.Module):
+    """Inception-v1 I3D ("Quo Vadis", Carreira & Zisserman 2017) with TF-exact padding and names."""
+
+    def __init__(
+        self, num_classes: int = 400, in_channels: int = 3, dropout: float = 0.0, bn_momentum: float = 0.001
+    ) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.in_channels = in_channels
+        self.dropout = dropout
+        channels = in_channels
+        for name, layer in spec.LAYERS:
+            if isinstance(layer, spec.Mixed):
+                module: nn.Module = Mixed(channels, layer, bn_momentum)
+            elif isinstance(layer, spec.Logits):
+                module = Logits(channels, num_classes, layer, dropout)
+            else:
+                module = _layer(layer, channels, bn_momentum)
+            self.add_module(name, module)
+            channels = spec.out_channels(layer, channels, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Time-averaged logits (B, num_classes) of a (B, C, T, H, W) clip."""
+        return self.endpoints(x, ["Logits"])["Logits"]
+
+    def endpoints(self, x: torch.Tensor, names: Iterable[str]) -> dict[str, torch.Tensor]:
+        """The requested endpoints by TF name (B, C, T, H, W; ``Logits`` is (B, N)), computing no further."""
+        wanted = set(names)
+        unknown = sorted(wanted - set(spec.ENDPOINTS))
+        if unknown:
+            raise ValueError(f"unknown endpoints {unknown}; valid: {', '.join(spec.ENDPOINTS)}")
+        if x.dim() != 5 or x.shape[1] != self.in_channels:
+            raise ValueError(f"expected input (B, {self.in_channels}, T, H, W), got {tuple(x.shape)}")
+        if "Logits" in wanted:
+            self._check_logits_input(x.shape[2], x.shape[3], x.shape[4])
+        found: dict[str, torch.Tensor] = {}
+        for name, module in self.named_children():
+            if not wanted:
+                break
+            x = module(x)
+            if name in wanted:
+                found[name] = x
+                wanted.discard(name)
+        return found
+
+    def replace_logits(self, num_classes: int) -> None:
+        """Swap the classifier for a freshly initialised one with ``num_classes`` outputs (fine-tuning)."""
+        old = self.get_submodule("Logits")
+        weight = old.get_submodule(f"{old.spec.conv_name}.conv").weight
+        new = Logits(weight.shape[1], num_classes, old.spec, self.dropout)
+        self.Logits = new.to(device=weight.device, dtype=weight.dtype)
+        self.num_classes = num_classes
+
+    @staticmethod
+    def _check_logits_input(t: int, h: int, w: int) -> None:
+        frames, heights, widths = spec.logits_input_sizes()
+        if t < frames or h not in heights or w not in widths:
+            mixed_5c = spec.endpoint_size("Mixed_5c", (t, h, w))
+            raise ValueError(
+                f"input of {t}x{h}x{w} (TxHxW) gives Mixed_5c of {'x'.join(map(str, mixed_5c))}, but Logits "
+                f"(avg-pool {list(spec.Logits().pool_kernel)} VALID, then TF's spatial squeeze) needs at least "
+                f"{frames} frames and height/width in {heights.start}..{heights.stop - 1}; "
+                "the other endpoints work for any size"
+            )

@@ -1,0 +1,52 @@
+"""Readers: one module per source format, each yielding a ``Source`` the engine maps.
+
+``open_source`` recognises the format from the file's contents (not its name) and names
+what it looked for when nothing fits.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from converter.errors import ConversionError
+
+
+class Source(Protocol):
+    """A checkpoint opened for reading: names, shapes and dtypes first, data on demand."""
+
+    path: Path
+    format: str
+
+    def files(self) -> list[Path]: ...
+    def keys(self) -> list[str]: ...
+    def shape(self, key: str) -> tuple[int, ...]: ...
+    def dtype(self, key: str) -> np.dtype: ...
+    def read(self, key: str) -> np.ndarray: ...
+
+
+# format name -> module; each module has ``sniff(path) -> bool`` and ``open(path) -> Source``.
+READERS: dict[str, str] = {
+    "tf-checkpoint": "converter.readers.tf_checkpoint",
+    "flax-pickle": "converter.readers.flax_pickle",
+}
+
+
+def open_source(path: str | os.PathLike[str], fmt: str | None = None) -> Source:
+    """Open ``path`` with the reader for ``fmt``, or the one whose ``sniff`` recognises it."""
+    path = Path(path)
+    if fmt is not None:
+        if fmt not in READERS:
+            raise ConversionError(path, f"unknown source format {fmt!r} (known: {', '.join(READERS)})")
+        return importlib.import_module(READERS[fmt]).open(path)
+    for module_name in READERS.values():
+        module = importlib.import_module(module_name)
+        if module.sniff(path):
+            return module.open(path)
+    if not path.exists() and not Path(f"{path}.index").exists():
+        raise ConversionError(path, "no such file or checkpoint prefix")
+    raise ConversionError(path, f"not a checkpoint format this tool reads (tried: {', '.join(READERS)})")

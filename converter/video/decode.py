@@ -1,0 +1,127 @@
+"""Frames from a video file (anything PyAV decodes, GIFs included) or a folder of images.
+
+Frames are streamed one at a time, never the whole clip, and resampled to a fixed rate on
+their presentation times: output frame ``k`` (at ``k / fps`` seconds) is the source frame on
+screen at that moment, so 30 fps becomes 25 fps by dropping, 12 fps becomes 25 by repeating,
+and variable-rate clips come out evenly spaced. Times are exact fractions, so a 25 fps clip
+sampled at 25 fps keeps every frame.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from converter.errors import ConversionError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+DEFAULT_FPS = 25.0
+
+# (start time in seconds, how long it stays on screen or None when unknown, RGB frame)
+_Timed = tuple[Fraction, Fraction | None, np.ndarray]
+
+
+def iter_frames(
+    path: str | os.PathLike[str], fps: float | None = DEFAULT_FPS, *, folder_fps: float = DEFAULT_FPS
+) -> Iterator[np.ndarray]:
+    """Yield uint8 (H, W, 3) RGB frames of ``path`` sampled at ``fps`` (``None``: every frame as decoded).
+
+    A folder holds one image per frame (png/jpg, in natural order: ``2.jpg`` before ``10.jpg``),
+    shown at ``folder_fps``. Raises ConversionError for anything that cannot be read, also part way.
+    """
+    path = Path(path)
+    timed = _folder_frames(path, folder_fps) if path.is_dir() else _video_frames(path)
+    frames = _same_size(path, timed)
+    if fps is None:
+        yield from (frame for _, _, frame in frames)
+    else:
+        yield from _resample(frames, _positive_fraction(fps, "fps"))
+
+
+def _resample(frames: Iterator[_Timed], fps: Fraction) -> Iterator[np.ndarray]:
+    """Hold each frame from its start until the next one starts (the last one for its duration,
+    or one output period when that is unknown)."""
+    k = 0
+    previous: _Timed | None = None
+    for current in frames:
+        if previous is not None:
+            while k / fps < current[0]:
+                yield previous[2]
+                k += 1
+        previous = current
+    if previous is not None:
+        start, duration, frame = previous
+        while k / fps < start + (duration or 1 / fps):
+            yield frame
+            k += 1
+
+
+def _video_frames(path: Path) -> Iterator[_Timed]:
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise ConversionError(path, "no video stream")
+            stream = container.streams.video[0]
+            period = 1 / stream.average_rate if stream.average_rate else None
+            first_pts = None
+            for index, frame in enumerate(container.decode(stream)):
+                if frame.pts is None or frame.time_base is None:
+                    if period is None:
+                        raise ConversionError(path, f"frame {index} has no timestamp and the stream no rate")
+                    start, duration = index * period, period
+                else:
+                    first_pts = frame.pts if first_pts is None else first_pts
+                    start = (frame.pts - first_pts) * frame.time_base
+                    duration = frame.duration * frame.time_base if frame.duration else period
+                yield start, duration, frame.to_ndarray(format="rgb24")
+    except av.FFmpegError as err:
+        raise ConversionError(path, f"cannot decode: {err.strerror or err}") from err
+    except OSError as err:
+        raise ConversionError(path, f"cannot read: {err.strerror or err}") from err
+
+
+def _folder_frames(path: Path, fps: float) -> Iterator[_Timed]:
+    from PIL import Image, UnidentifiedImageError
+
+    files = sorted(
+        (p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")),
+        key=_natural_key,
+    )
+    if not files:
+        raise ConversionError(path, f"no frames ({', '.join(IMAGE_SUFFIXES)} files) in this folder")
+    period = 1 / _positive_fraction(fps, "folder fps")
+    for index, file in enumerate(files):
+        try:
+            with Image.open(file) as image:
+                frame = np.asarray(image.convert("RGB"))
+        except (UnidentifiedImageError, OSError) as err:
+            raise ConversionError(file, f"cannot read image: {err}") from err
+        yield index * period, period, frame
+
+
+def _same_size(path: Path, frames: Iterator[_Timed]) -> Iterator[_Timed]:
+    """Refuse a clip whose frame size changes: crops and flow assume one geometry."""
+    first = None
+    for index, item in enumerate(frames):
+        shape = item[2].shape
+        first = shape if first is None else first
+        if shape != first:
+            raise ConversionError(path, f"frame {index} is {shape[1]}x{shape[0]}, the first was {first[1]}x{first[0]}")
+        yield item
+
+
+def _natural_key(path: Path) -> list[int | str]:
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
+
+
+def _positive_fraction(value: float, what: str) -> Fraction:
+    if not value > 0:
+        raise ConversionError(None, f"{what} must be positive, got {value}")
+    return Fraction(value).limit_denominator(1_000_000)

@@ -1,0 +1,1 @@
+"""Parity against TensorFlow: DeepMind's graph in raw TF ops, run on the same weights as our model."""
