@@ -20,3 +20,47 @@ def kinetics_dir() -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return root
+
+
+def random_i3d_state(num_classes: int = 400, in_channels: int = 3, seed: int = 0) -> dict:
+    """Plausible I3D parameters in our layout: He-scaled convs, small betas, positive variances."""
+    import numpy as np
+
+    from converter.models.i3d_spec import parameter_shapes
+
+    rng = np.random.default_rng(seed)
+    state = {}
+    for name, shape in parameter_shapes(num_classes, in_channels).items():
+        if name.endswith("running_var"):
+            value = rng.uniform(0.5, 2.0, shape)
+        elif name.endswith(".weight"):
+            value = rng.standard_normal(shape) * np.sqrt(2.0 / np.prod(shape[1:]))
+        else:
+            value = rng.standard_normal(shape) * 0.1
+        state[name] = value.astype(np.float32)
+    return state
+
+
+@pytest.fixture
+def official_checkpoint(tmp_path: Path):
+    """Factory: a random I3D written as a TF checkpoint under the official names; returns its prefix."""
+    from converter.engine import export
+    from converter.mapping import load_table
+    from converter.tfbundle import write_bundle
+
+    def make(name: str = "model", *, num_classes: int = 400, in_channels: int = 3, scope: str = "RGB/inception_i3d/",
+             seed: int = 0, extra: dict | None = None) -> Path:
+        folder = tmp_path / name
+        folder.mkdir()
+        tensors = export(random_i3d_state(num_classes, in_channels, seed), load_table("deepmind"), prefix=scope)
+        tensors.update(extra or {})
+        write_bundle(folder / "model.ckpt", tensors)
+        return folder / "model.ckpt"
+
+    return make
+
+
+@pytest.fixture
+def random_state():
+    """Factory for ``random_i3d_state`` (plausible random I3D parameters in our layout)."""
+    return random_i3d_state

@@ -7,8 +7,9 @@ tensor at a time, so memory stays at one tensor beyond what the writer holds.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ import numpy as np
 from converter import models
 from converter.errors import ConversionError
 from converter.mapping import Pair, Table
-from converter.ops import apply_ops, apply_shape
+from converter.ops import apply_ops, apply_shape, inverse
 from converter.readers import Source
 
 PROBLEM_KINDS = ("unmatched", "missing", "mismatched")
@@ -121,6 +122,7 @@ def plan(source: Source, table: Table, *, prefix: str | None = None) -> Plan:
                 report.unmatched.append(key)
             continue
         report.matched.append((key, pair.target))
+        source.dtype(key)  # an unreadable dtype stops here, naming the tensor
         try:
             produced[pair.target] = (pair, apply_shape(pair.ops, source.shape(key)))
         except ValueError:
@@ -129,9 +131,10 @@ def plan(source: Source, table: Table, *, prefix: str | None = None) -> Plan:
     spec = models.spec(table.architecture)
     try:
         config = spec.infer_config({target: shape for target, (_, shape) in produced.items()})
-    except (KeyError, ValueError, IndexError) as err:
+    except (ConversionError, KeyError, ValueError) as err:
         report.missing.extend(t for t in spec.parameter_shapes() if t not in produced)
-        raise PlanError(report, f"cannot tell the {table.architecture} configuration: {err}") from None
+        reason = getattr(err, "reason", err)
+        raise PlanError(report, source.path, f"cannot tell the {table.architecture} configuration: {reason}") from None
     expected = spec.parameter_shapes(**config)
     items = []
     for target, (pair, shape) in produced.items():
@@ -146,9 +149,9 @@ def plan(source: Source, table: Table, *, prefix: str | None = None) -> Plan:
 class PlanError(ConversionError):
     """A plan whose report could not even settle the architecture; carries the report."""
 
-    def __init__(self, report: Report, reason: str) -> None:
+    def __init__(self, report: Report, path: Path, reason: str) -> None:
         self.report = report
-        super().__init__(None, reason)
+        super().__init__(path, reason)
 
 
 def select_table(source: Source, tables: Iterable[Table], *, prefix: str | None = None) -> Plan:
@@ -171,3 +174,19 @@ def select_table(source: Source, tables: Iterable[Table], *, prefix: str | None 
     best = max(plans, key=lambda p: len(p.report.matched), default=None)
     detail = f"; closest: {best.report.summary()}" if best else f" ({'; '.join(failures)})"
     raise ConversionError(source.path, f"no mapping accounts for every key{detail} (see `inspect`)")
+
+
+def export(state: Mapping[str, np.ndarray], table: Table, *, prefix: str = "") -> dict[str, np.ndarray]:
+    """Our parameter names back to ``table``'s source names, through each rule's inverse ops.
+
+    Strict like ``plan``: a parameter no rule covers, or a rule with no parameter, is an error.
+    """
+    by_target = table.by_target()
+    unknown = sorted(set(state) - set(by_target))
+    missing = sorted(set(by_target) - set(state))
+    if unknown or missing:
+        raise ConversionError(
+            None, f"mapping {table.name} cannot export: {len(unknown)} parameter(s) without a rule {unknown[:3]}, "
+            f"{len(missing)} rule(s) without a parameter {missing[:3]}"
+        )
+    return {prefix + pair.source: apply_ops(inverse(pair.ops), np.asarray(state[target])) for target, pair in by_target.items()}

@@ -117,7 +117,7 @@ def _write_safetensors(tmp: Path, tensors: Mapping[str, Any], metadata: Mapping[
             f.write(chunk)
             digest.update(chunk)
         for name in names:
-            array = np.ascontiguousarray(_numpy(tensors[name]))
+            array = np.require(_numpy(tensors[name]), requirements="C")  # keeps 0-d arrays 0-d
             if list(array.shape) != header[name]["shape"]:
                 raise ValueError(f"tensor {name!r} loaded as {list(array.shape)}, declared {header[name]['shape']}")
             data = memoryview(array).cast("B")
@@ -139,7 +139,7 @@ def _numpy_dtype(name: str) -> Any:
 def _write_pt(tmp: Path, tensors: Mapping[str, Any], metadata: Mapping[str, str]) -> str:
     import torch
 
-    state = {name: torch.from_numpy(np.ascontiguousarray(_numpy(value))) for name, value in sorted(tensors.items())}
+    state = {name: torch.from_numpy(np.require(_numpy(value), requirements="C")) for name, value in sorted(tensors.items())}
     torch.save({"state_dict": state, "metadata": dict(metadata)}, tmp)
     return _sha256_file(tmp)
 

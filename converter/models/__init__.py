@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 # architecture name -> "module:callable"; the callable takes the config as keyword arguments.
 BUILDERS: dict[str, str] = {
     "i3d": "converter.models.i3d:InceptionI3d",
+    "resnet3d": "converter.inflate.resnet:ResNet3d",
+    "densenet3d": "converter.inflate.densenet:DenseNet3d",
 }
 
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from converter.errors import ConversionError
 from converter.tfbundle import OBJECT_GRAPH_KEY, BundleReader, read_index
+from converter.tfbundle.proto import dtype_label
 
 _TABLE_MAGIC = bytes.fromhex("57fb808b247547db")  # LevelDB table magic 0xdb4775248b80fb57, little-endian
 
@@ -60,7 +61,8 @@ class TFCheckpoint:
     def dtype(self, key: str) -> np.dtype:
         dtype = self._entries[key].dtype
         if dtype is None:
-            raise ConversionError(self.path, f"tensor {key!r}: TF dtype {self._entries[key].tf_dtype} is not supported")
+            label = dtype_label(self._entries[key].tf_dtype)
+            raise ConversionError(self.path, f"tensor {key!r}: {label} is not supported")
         return dtype
 
     def read(self, key: str) -> np.ndarray:

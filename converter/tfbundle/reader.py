@@ -212,8 +212,8 @@ class BundleReader:
         if computed != entry.crc32c:
             raise ConversionError(
                 self.shard_path(entry.shard_id),
-                f"tensor {entry.name!r}: CRC32C mismatch in bytes {entry.offset}..{entry.offset + entry.size} "
-                f"(stored {entry.crc32c:#010x}, computed {computed:#010x})",
+                f"tensor {entry.name!r}: CRC32C mismatch in bytes {entry.offset}..{entry.offset + entry.size}"
+                f" (stored {entry.crc32c:#010x}, computed {computed:#010x})",
             )
 
     def read(self, name: str) -> np.ndarray:

@@ -76,7 +76,8 @@ def _read_block(path: Path, file, offset: int, size: int, limit: int) -> bytes:
     if raw[size] != NO_COMPRESSION:
         raise ConversionError(
             path,
-            f"block at offset {offset} is compressed (type {raw[size]}); only uncompressed tables are supported",
+            f"block at offset {offset} is compressed (type {raw[size]}); "
+            "only uncompressed tables are supported",
         )
     return raw[:size]
 

@@ -25,18 +25,23 @@ def _temp(directory: Path, name: str) -> Path:
     return Path(path)
 
 
-def _checked(prefix: Path, tensors: Mapping[str, np.ndarray]) -> list[tuple[str, int, np.ndarray]]:
-    """(name, TF dtype, little-endian C-contiguous array) sorted by name; rejects what TF cannot hold."""
+def _checked(prefix: Path, tensors: Mapping[str, np.ndarray]) -> list[tuple[bytes, int, np.ndarray]]:
+    """(UTF-8 name, TF dtype, little-endian C-ordered array) sorted by key; rejects what TF cannot hold."""
     out = []
     for name, value in tensors.items():
-        if not isinstance(name, str) or not name:
-            raise ConversionError(prefix, f"tensor name {name!r} is not a non-empty string")
+        # "" is the header's key and keys starting with NUL are slices of partitioned tensors.
+        if not isinstance(name, str) or not name or name.startswith("\0"):
+            raise ConversionError(prefix, f"tensor name {name!r} is not usable as a checkpoint key")
+        try:
+            key = name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConversionError(prefix, f"tensor name {name!r} is not valid Unicode") from None
         array = np.asarray(value)
         code = tf_dtype(array.dtype)
         if code is None:
             raise ConversionError(prefix, f"tensor {name!r}: dtype {array.dtype} has no checkpoint encoding")
-        out.append((name, code, np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))))
-    return sorted(out, key=lambda item: item[0].encode("utf-8"))
+        out.append((key, code, array.astype(array.dtype.newbyteorder("<"), order="C", copy=False)))
+    return sorted(out, key=lambda item: item[0])
 
 
 def write_bundle(prefix: str | os.PathLike[str], tensors: Mapping[str, np.ndarray]) -> None:
@@ -55,12 +60,12 @@ def write_bundle(prefix: str | os.PathLike[str], tensors: Mapping[str, np.ndarra
         entries = [(b"", encode_header(1))]
         offset = 0
         with open(data_tmp, "wb") as file:
-            for name, code, array in items:
+            for key, code, array in items:
                 data = memoryview(array.reshape(-1).view(np.uint8))
                 file.write(data)
                 entries.append(
                     (
-                        name.encode("utf-8"),
+                        key,
                         encode_entry(code, array.shape, offset, len(data), masked_crc32c(data)),
                     )
                 )

@@ -1,0 +1,233 @@
+"""Our PyTorch I3D against DeepMind's graph in TensorFlow, endpoint by endpoint, on the same weights.
+
+Random but realistic weights (He-init convs, BN statistics measured on a clip) are written as a TF
+checkpoint under the official names and read back by TensorFlow itself; the same arrays go into our
+model through this test's own small TF-name -> PyTorch-name translation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import torch
+
+from converter.errors import ConversionError
+from converter.models import i3d_spec, tf_same
+from converter.models.i3d import InceptionI3d
+from parity.tf_reference import TFI3D, detect_scope, variable_names
+
+REL_TOL = 1e-5  # max |ours - tf| / max |tf|, every endpoint
+LOGITS_ABS_TOL = 5e-5
+# (B, T, H, W): Logits needs T >= 9 and H, W in 193..224; the small ones stop at Mixed_5c.
+FULL_SHAPES = [(1, 9, 193, 201), (2, 12, 224, 210)]
+SMALL_SHAPES = [(1, 5, 37, 30), (1, 16, 64, 64), (1, 1, 2, 3)]
+ALL_BUT_LOGITS = i3d_spec.ENDPOINTS[:-1]
+
+
+# --- This test's own translation of official names, until the mapping engine (mappings/deepmind.toml)
+# --- can be used here instead.
+def tf_to_ours(tf_name: str, value: np.ndarray) -> tuple[str, np.ndarray]:
+    """Official variable name (no scope) and array -> our state_dict key and tensor layout."""
+    if tf_name == "Logits/Conv3d_0c_1x1/conv_3d/b":
+        return "Logits.Conv3d_0c_1x1.conv.bias", value
+    unit, group, leaf = tf_name.rsplit("/", 2)
+    unit = unit.replace("Mixed_5b/Branch_2/Conv3d_0a_3x3", "Mixed_5b/Branch_2/Conv3d_0b_3x3").replace("/", ".")
+    if (group, leaf) == ("conv_3d", "w"):
+        return f"{unit}.conv.weight", value.transpose(4, 3, 0, 1, 2)
+    stat = {"beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var"}[leaf]
+    return f"{unit}.bn.{stat}", value.reshape(-1)
+
+
+def random_official_weights(rng: np.random.Generator, in_channels: int = 3, num_classes: int = 400) -> dict:
+    """He-initialised conv kernels (DHWIO) and offsets under the official names; stats are placeholders."""
+    shapes = i3d_spec.parameter_shapes(num_classes, in_channels)
+    weights = {}
+    for name in variable_names():
+        ours, _ = tf_to_ours(name, np.zeros((1, 1, 1, 1, 1)))
+        shape = shapes[ours]
+        if name.endswith("conv_3d/w"):
+            dhwio = (*shape[2:], shape[1], shape[0])
+            fan_in = int(np.prod(dhwio[:4]))
+            gain = 2.0 if "Logits" not in name else 1.0
+            weights[name] = rng.normal(0.0, np.sqrt(gain / fan_in), dhwio).astype(np.float32)
+        elif name.endswith("beta") or name.endswith("conv_3d/b"):
+            weights[name] = rng.normal(0.0, 0.2, shape).astype(np.float32)
+        else:
+            weights[name] = np.full(shape, 0.0 if name.endswith("mean") else 1.0, np.float32)
+    return weights
+
+
+def to_state_dict(weights: dict) -> dict[str, torch.Tensor]:
+    pairs = (tf_to_ours(name, value) for name, value in weights.items())
+    return {key: torch.from_numpy(np.ascontiguousarray(value)) for key, value in pairs}
+
+
+def measure_bn_stats(weights: dict, in_channels: int) -> None:
+    """Replace the placeholder BN statistics by those of a full-size clip, so activations stay O(1)."""
+    model = InceptionI3d(in_channels=in_channels, bn_momentum=1.0)
+    model.load_state_dict(to_state_dict(weights), strict=True)
+    clip = np.random.default_rng(1).uniform(-1, 1, (1, in_channels, 9, 193, 193)).astype(np.float32)
+    model.train()
+    with torch.no_grad():
+        model.endpoints(torch.from_numpy(clip), ["Mixed_5c"])
+    measured = model.state_dict()
+    for name in weights:
+        if "moving_" in name:
+            weights[name] = measured[tf_to_ours(name, weights[name])[0]].numpy().reshape(weights[name].shape)
+
+
+def save_checkpoint(prefix: str, tensors: dict[str, np.ndarray]) -> None:
+    names = sorted(tensors)
+    tf.raw_ops.SaveV2(
+        prefix=prefix,
+        tensor_names=names,
+        shape_and_slices=[""] * len(names),
+        tensors=[tf.constant(tensors[name]) for name in names],
+    )
+
+
+def official_checkpoint(tmp_path_factory, scope: str, in_channels: int, stats_5d: bool, extra: dict) -> tuple:
+    weights = random_official_weights(np.random.default_rng(0), in_channels)
+    measure_bn_stats(weights, in_channels)
+    stored = {
+        scope + name: value.reshape(1, 1, 1, 1, -1) if stats_5d and "batch_norm" in name else value
+        for name, value in weights.items()
+    }
+    prefix = str(tmp_path_factory.mktemp("ckpt") / "model.ckpt")
+    save_checkpoint(prefix, {**stored, **extra})
+    model = InceptionI3d(in_channels=in_channels).eval()
+    model.load_state_dict(to_state_dict(weights), strict=True)
+    return prefix, model
+
+
+@pytest.fixture(scope="module")
+def rgb(tmp_path_factory) -> tuple[TFI3D, InceptionI3d]:
+    prefix, model = official_checkpoint(tmp_path_factory, "RGB/inception_i3d/", 3, stats_5d=False, extra={})
+    return TFI3D(prefix), model
+
+
+def compare(reference: TFI3D, model: torch.nn.Module, shape: tuple, names: tuple[str, ...]) -> dict:
+    """Per endpoint (max |Δ|, max |Δ| / max |ref|) of our model against TF on one random clip."""
+    clip = np.random.default_rng(sum(shape)).uniform(-1, 1, (*shape, reference.in_channels)).astype(np.float32)
+    ref = reference.endpoints(clip, names)
+    with torch.no_grad():
+        ours = model.endpoints(torch.from_numpy(clip).permute(0, 4, 1, 2, 3), names)
+    errors = {}
+    for name in names:
+        mine = ours[name].numpy()
+        theirs = ref[name] if ref[name].ndim == 2 else ref[name].transpose(0, 4, 1, 2, 3)
+        assert mine.shape == theirs.shape, f"{name}: ours {mine.shape}, TF {theirs.shape}"
+        diff = float(np.abs(mine - theirs).max())
+        errors[name] = (diff, diff / max(float(np.abs(theirs).max()), 1e-30))
+    return errors
+
+
+def table(shape: tuple, errors: dict) -> str:
+    rows = [f"{name:18s} max|Δ| {diff:.2e}  rel {rel:.2e}" for name, (diff, rel) in errors.items()]
+    return f"B,T,H,W = {shape}\n" + "\n".join(rows)
+
+
+@pytest.mark.parametrize(
+    ("shape", "names"),
+    [(shape, i3d_spec.ENDPOINTS) for shape in FULL_SHAPES] + [(shape, ALL_BUT_LOGITS) for shape in SMALL_SHAPES],
+    ids=lambda value: "x".join(map(str, value)) if isinstance(value[0], int) else None,
+)
+def test_every_endpoint_matches_tensorflow(rgb, shape, names) -> None:
+    errors = compare(*rgb, shape, names)
+    print("\n" + table(shape, errors))
+    bad = {name: err for name, err in errors.items() if err[1] > REL_TOL}
+    if "Logits" in errors and errors["Logits"][0] > LOGITS_ABS_TOL:
+        bad["Logits"] = errors["Logits"]
+    assert not bad, table(shape, errors)
+
+
+def break_eps(model: InceptionI3d, monkeypatch) -> None:
+    for module in model.modules():
+        if hasattr(module, "eps"):
+            monkeypatch.setattr(module, "eps", 1e-5)
+
+
+def break_padding(model: InceptionI3d, monkeypatch) -> None:
+    """Put TF's odd padding element before instead of after: same shapes, shifted windows."""
+    real = tf_same.same_padding
+    monkeypatch.setattr(tf_same, "same_padding", lambda size, k, s: real(size, k, s)[::-1])
+
+
+@pytest.mark.parametrize("breakage", [break_eps, break_padding], ids=["bn_eps_1e-5", "extra_pad_before"])
+def test_comparison_catches_a_broken_model(rgb, monkeypatch, breakage) -> None:
+    reference, model = rgb
+    breakage(model, monkeypatch)
+    errors = compare(reference, model, (1, 5, 37, 30), ALL_BUT_LOGITS)
+    worst = max(rel for _, rel in errors.values())
+    assert worst > 10 * REL_TOL, table((1, 5, 37, 30), errors)
+
+
+@pytest.mark.parametrize(
+    ("scope", "in_channels", "stats_5d", "extra"),
+    [
+        ("Flow/inception_i3d/", 2, False, {}),
+        ("", 3, True, {"Conv3d_1a_7x7/conv_3d/w/Momentum": np.zeros((7, 7, 7, 3, 64), np.float32)}),
+    ],
+    ids=["flow", "kinetics600_layout"],
+)
+def test_reference_reads_other_official_layouts(tmp_path_factory, scope, in_channels, stats_5d, extra) -> None:
+    prefix, model = official_checkpoint(tmp_path_factory, scope, in_channels, stats_5d, extra)
+    reference = TFI3D(prefix)
+    assert (reference.scope, reference.in_channels, reference.num_classes) == (scope, in_channels, 400)
+    errors = compare(reference, model, (1, 3, 20, 21), ("Conv3d_1a_7x7", "Mixed_3b"))
+    assert max(rel for _, rel in errors.values()) <= REL_TOL, table((1, 3, 20, 21), errors)
+
+
+def test_padding_helpers_match_tensorflow() -> None:
+    """conv3d_same / max_pool3d_same against tf.nn on every small size, kernel and stride per axis."""
+    rng = np.random.default_rng(3)
+    for axis in range(3):
+        for size in range(1, 10):
+            for kernel in range(1, 5):
+                for stride in range(1, 4):
+                    dims, ks, ss = [2, 3, 2], [1, 2, 1], [1, 1, 1]
+                    dims[axis], ks[axis], ss[axis] = size, kernel, stride
+                    x = rng.normal(size=(1, *dims, 2)).astype(np.float32)
+                    w = rng.normal(size=(*ks, 2, 3)).astype(np.float32)
+                    want_conv = tf.nn.conv3d(x, w, [1, *ss, 1], "SAME").numpy().transpose(0, 4, 1, 2, 3)
+                    want_pool = tf.nn.max_pool3d(x, [1, *ks, 1], [1, *ss, 1], "SAME").numpy().transpose(0, 4, 1, 2, 3)
+                    xt = torch.from_numpy(x).permute(0, 4, 1, 2, 3)
+                    conv = tf_same.conv3d_same(xt, torch.from_numpy(w).permute(4, 3, 0, 1, 2), None, tuple(ss))
+                    pool = tf_same.max_pool3d_same(xt, tuple(ks), tuple(ss))
+                    case = f"axis {axis} size {size} kernel {kernel} stride {stride}"
+                    np.testing.assert_allclose(conv.numpy(), want_conv, rtol=1e-5, atol=1e-5, err_msg=case)
+                    np.testing.assert_array_equal(pool.numpy(), want_pool, err_msg=case)
+
+
+def test_reference_scope_detection_rejects_ambiguous_checkpoints() -> None:
+    stem = "Conv3d_1a_7x7/conv_3d/w"
+    assert detect_scope(["RGB/inception_i3d/" + stem, "global_step"], "x") == "RGB/inception_i3d/"
+    with pytest.raises(ConversionError, match="found scopes: none"):
+        detect_scope(["global_step"], "x")
+    with pytest.raises(ConversionError, match="'Flow/inception_i3d/', 'RGB/inception_i3d/'"):
+        detect_scope(["RGB/inception_i3d/" + stem, "Flow/inception_i3d/" + stem], "x")
+
+
+def test_reference_names_a_missing_variable(tmp_path) -> None:
+    weights = random_official_weights(np.random.default_rng(0))
+    del weights["Mixed_4c/Branch_1/Conv3d_0b_3x3/batch_norm/beta"]
+    save_checkpoint(str(tmp_path / "model.ckpt"), weights)
+    with pytest.raises(ConversionError, match="missing variable Mixed_4c/Branch_1/Conv3d_0b_3x3/batch_norm/beta"):
+        TFI3D(tmp_path / "model.ckpt")
+
+
+def test_spec_matches_every_official_checkpoint(kinetics_dir) -> None:
+    """Every official checkpoint's model variables translate onto exactly ``parameter_shapes``."""
+    indexes = sorted((kinetics_dir / "checkpoints").glob("*/model.ckpt.index"))
+    assert indexes, f"no checkpoints under {kinetics_dir}"
+    for index in indexes:
+        shapes = tf.train.load_checkpoint(str(index)[: -len(".index")]).get_variable_to_shape_map()
+        scope = detect_scope(shapes, str(index))
+        ours = {}
+        for name, shape in shapes.items():
+            if not name.endswith("/Momentum"):
+                key, value = tf_to_ours(name[len(scope) :], np.empty(shape, np.float32))
+                ours[key] = value.shape
+        expected = i3d_spec.parameter_shapes(**i3d_spec.infer_config(ours))
+        assert ours == expected, index
