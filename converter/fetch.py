@@ -43,6 +43,8 @@ def _download(url: str, path: Path, timeout: float) -> None:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response, path.open("wb") as f:
             shutil.copyfileobj(response, f, 1 << 20)
+    except urllib.error.HTTPError as err:
+        raise ConversionError(url, f"download failed: HTTP {err.code} {err.reason}") from None
     except (urllib.error.URLError, OSError, TimeoutError) as err:
         raise ConversionError(url, f"download failed: {getattr(err, 'reason', err)}") from None
 

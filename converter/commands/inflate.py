@@ -24,7 +24,9 @@ _OUTPUT_FORMATS = {".safetensors": "safetensors", ".pt": "pt", ".pth": "pt"}
 def _time_kernel(text: str) -> int:
     value = int(text)
     if value < 1 or value % 2 == 0:
-        raise argparse.ArgumentTypeError(f"{text} is not an odd positive integer (T is kept by padding k // 2)")
+        raise argparse.ArgumentTypeError(
+            f"{text} is not an odd positive integer (T is kept by padding k // 2)"
+        )
     return value
 
 
@@ -43,18 +45,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "clip of one repeated image equals the 2D output on that image.",
     )
     parser.add_argument("arch", choices=sorted(NETWORKS), metavar="ARCH", help=", ".join(NETWORKS))
-    parser.add_argument("--from", dest="source", required=True, type=Path, metavar="2D_WEIGHTS",
-                        help="torchvision state_dict (.pth/.pt, read with weights_only=True, or .safetensors)")
-    parser.add_argument("--init", required=True, choices=("center", "mean"),
-                        help="center: 2D kernel in the middle time slice (Detect-and-Track); "
-                        "mean: replicated over time and divided by T (I3D)")
-    parser.add_argument("--time-kernel", type=_time_kernel, default=3, help="time kernel of the stem conv (3)")
+    parser.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        type=Path,
+        metavar="2D_WEIGHTS",
+        help="torchvision state_dict (.pth/.pt, read with weights_only=True, or .safetensors)",
+    )
+    parser.add_argument(
+        "--init",
+        required=True,
+        choices=("center", "mean"),
+        help="center: 2D kernel in the middle time slice (Detect-and-Track); "
+        "mean: replicated over time and divided by T (I3D)",
+    )
+    parser.add_argument(
+        "--time-kernel", type=_time_kernel, default=3, help="time kernel of the stem conv (3)"
+    )
     parser.add_argument("--time-stride", type=_positive, default=1, help="time stride of the stem conv (1)")
-    parser.add_argument("--block-time-kernel", type=_time_kernel, default=1,
-                        help="time kernel of each block's 3x3 conv (1; 3 gives I3D-style 3x3x3)")
-    parser.add_argument("--time-padding", choices=("zeros", "replicate"), default="zeros",
-                        help="pad time with zeros (mean init then exact on interior frames only) or copies "
-                        "of the border frames (exact everywhere)")
+    parser.add_argument(
+        "--block-time-kernel",
+        type=_time_kernel,
+        default=1,
+        help="time kernel of each block's 3x3 conv (1; 3 gives I3D-style 3x3x3)",
+    )
+    parser.add_argument(
+        "--time-padding",
+        choices=("zeros", "replicate"),
+        default="zeros",
+        help="pad time with zeros (mean init then exact on interior frames only) or copies "
+        "of the border frames (exact everywhere)",
+    )
     parser.add_argument("--out", required=True, type=Path, help="output .safetensors or .pt")
     parser.add_argument("--force", action="store_true", help="overwrite the output")
     parser.set_defaults(func=run)
@@ -96,7 +118,9 @@ def run(args: argparse.Namespace) -> int:
     state = read_state_dict(args.source)
     architecture, config, head = NETWORKS[args.arch]
     if head not in state or state[head].dim() != 2:
-        raise ConversionError(f"{args.source}:{head}", f"missing or not a matrix: not a torchvision {args.arch}")
+        raise ConversionError(
+            f"{args.source}:{head}", f"missing or not a matrix: not a torchvision {args.arch}"
+        )
     config = {
         **config,
         "num_classes": state[head].shape[0],

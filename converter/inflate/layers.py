@@ -106,12 +106,11 @@ def _conv3d(
     in_channels: int, out_channels: int, kernel: tuple, stride: tuple, space_padding: tuple,
     dilation: tuple, groups: int, bias: bool, time: Time,
 ) -> nn.Conv3d:  # fmt: skip
+    shape = (in_channels, out_channels, kernel, stride)
     if time.padding_mode == "replicate" and time.pad:
-        return ReplicateTimeConv3d(
-            in_channels, out_channels, kernel, stride, (0, *space_padding), dilation, groups, bias,
-            time_padding=time.pad,
-        )
-    return nn.Conv3d(in_channels, out_channels, kernel, stride, (time.pad, *space_padding), dilation, groups, bias)
+        padding = (0, *space_padding)
+        return ReplicateTimeConv3d(*shape, padding, dilation, groups, bias, time_padding=time.pad)
+    return nn.Conv3d(*shape, (time.pad, *space_padding), dilation, groups, bias)
 
 
 def _inflate_conv(conv: nn.Conv2d, time: Time) -> nn.Conv3d:

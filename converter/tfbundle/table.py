@@ -43,7 +43,7 @@ def masked_crc32c(data: bytes | memoryview) -> int:
 
 def mask_crc(crc: int) -> int:
     """TF's crc32c::Mask: rotate right by 15 and add 0xa282ead8, so CRCs of CRCs stay strong."""
-    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD9) & 0xFFFFFFFF
 
 
 def _handle(path: Path, buf: bytes, pos: int, end: int, where: str) -> tuple[int, int, int]:

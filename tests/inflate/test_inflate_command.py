@@ -30,7 +30,9 @@ def legacy_densenet_names(state: dict) -> dict:
     return out
 
 
-def test_densenet_pth_to_safetensors_loads_and_matches_2d(tmp_path, nontrivial, relative_error, capsys) -> None:
+def test_densenet_pth_to_safetensors_loads_and_matches_2d(
+    tmp_path, nontrivial, relative_error, capsys
+) -> None:
     model2d = nontrivial(DenseNet(121, num_classes=10))
     source, out = tmp_path / "densenet121.pth", tmp_path / "densenet121_3d.safetensors"
     torch.save(legacy_densenet_names(model2d.state_dict()), source)
@@ -71,7 +73,9 @@ def _run(tmp_path: Path, capsys, state, arch: str = "densenet121", out: str = "o
     source = tmp_path / "in.pth"
     if state is not None:
         torch.save(state, source)
-    assert main(["inflate", arch, "--from", str(source), "--init", "center", "--out", str(tmp_path / out)]) == 2
+    assert (
+        main(["inflate", arch, "--from", str(source), "--init", "center", "--out", str(tmp_path / out)]) == 2
+    )
     assert not (tmp_path / out).exists()
     return capsys.readouterr().err
 
@@ -91,12 +95,18 @@ def test_a_missing_weight_names_the_file_and_the_key(tmp_path, capsys) -> None:
     state = DenseNet(121, num_classes=2).state_dict()
     del state["features.denseblock3.denselayer7.conv2.weight"]
     err = _run(tmp_path, capsys, state)
-    assert "in.pth: 1 missing in the 2D weights for DenseNet3d: features.denseblock3.denselayer7.conv2.weight" in err
+    assert (
+        "in.pth: 1 missing in the 2D weights for DenseNet3d: features.denseblock3.denselayer7.conv2.weight"
+        in err
+    )
 
 
 @pytest.mark.parametrize(
     "state,message",
-    [({"classifier.weight": torch.zeros(2, 2), "epoch": 3}, "'epoch' is a int"), ([torch.zeros(1)], "holds a list")],
+    [
+        ({"classifier.weight": torch.zeros(2, 2), "epoch": 3}, "'epoch' is a int"),
+        ([torch.zeros(1)], "holds a list"),
+    ],
 )
 def test_not_a_state_dict_is_reported(tmp_path, capsys, state, message: str) -> None:
     assert message in _run(tmp_path, capsys, state)

@@ -75,8 +75,12 @@ def test_legacy_names_load_like_current_ones(nontrivial) -> None:
 
 def test_a_key_under_both_names_is_refused() -> None:
     state = DenseNet(121).state_dict()
-    state["features.denseblock1.denselayer2.conv.1.weight"] = state["features.denseblock1.denselayer2.conv1.weight"]
-    with pytest.raises(ConversionError, match=r"^x\.pth: 'features\.denseblock1\.denselayer2\.conv1\.weight'"):
+    state["features.denseblock1.denselayer2.conv.1.weight"] = state[
+        "features.denseblock1.denselayer2.conv1.weight"
+    ]
+    with pytest.raises(
+        ConversionError, match=r"^x\.pth: 'features\.denseblock1\.denselayer2\.conv1\.weight'"
+    ):
         DenseNet3d(121).load_2d(state, source="x.pth")
 
 
@@ -87,6 +91,15 @@ def test_resnet_weights_do_not_fit_a_densenet() -> None:
         state = ResNet(50).state_dict()
     with pytest.raises(ConversionError, match=r"missing in the 2D weights for DenseNet3d: .*unexpected"):
         DenseNet3d(121).load_2d(state)
+
+
+def test_time_stride_halves_time_and_replace_logits_changes_the_head() -> None:
+    model = DenseNet3d(121, num_classes=7, time_stride=2).eval()
+    clip = torch.randn(2, 3, 5, 32, 32)
+    with torch.no_grad():
+        assert model.time_logits(clip).shape == (2, 7, 3)
+        model.replace_logits(4)
+        assert model(clip).shape == (2, 4)
 
 
 def test_unknown_variant_is_refused() -> None:

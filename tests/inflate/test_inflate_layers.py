@@ -70,7 +70,9 @@ def test_inflate_kernel_refuses_unknown_init() -> None:
         inflate_kernel(torch.ones(2, 2, 3, 3), 3, "zeros")
 
 
-@pytest.mark.parametrize("init,plan", [("center", time_plan), ("mean", replicate_plan), ("center", replicate_plan)])
+@pytest.mark.parametrize(
+    "init,plan", [("center", time_plan), ("mean", replicate_plan), ("center", replicate_plan)]
+)
 def test_generic_inflation_matches_2d_on_a_still_clip(init, plan, nontrivial, relative_error) -> None:
     torch.manual_seed(0)
     model2d = nontrivial(Tiny())
@@ -162,9 +164,13 @@ def test_unexpected_2d_weight_is_an_error() -> None:
 
 @pytest.mark.parametrize(
     "name,value",
-    [("body.0.weight", torch.zeros(8, 3, 5, 5)), ("fc.weight", torch.zeros(5, 7)), ("body.1.weight", torch.zeros(9)),
-     ("fc.bias", [0.0] * 5)],
-)  # fmt: skip
+    [
+        ("body.0.weight", torch.zeros(8, 3, 5, 5)),
+        ("fc.weight", torch.zeros(5, 7)),
+        ("body.1.weight", torch.zeros(9)),
+        ("fc.bias", [0.0] * 5),
+    ],
+)
 def test_mis_shaped_2d_weight_is_an_error(name: str, value) -> None:
     state, model3d = _tiny_pair()
     state[name] = value

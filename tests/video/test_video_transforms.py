@@ -47,14 +47,14 @@ def test_the_short_side_becomes_256_keeping_the_aspect(shape, resized):
 
 
 def test_resizing_is_bilinear_with_half_pixel_centres():
-    # A horizontal ramp 4 * x, doubled: output column c samples input x = (c + 0.5) / 2 - 0.5, and the
-    # bilinear value of a ramp is the ramp itself there (away from the clamped borders).
-    width = 60
-    frame = np.repeat(np.repeat((4 * np.arange(width)).astype(np.uint8)[None, :, None], 128, 0), 3, 2)
-    out = resize_short_side(frame).astype(float)
-    assert out.shape == (256, 2 * width, 3)
+    # A horizontal ramp (value = column), doubled: output column c samples input x = (c + 0.5) / 2 - 0.5,
+    # and the bilinear value of a ramp is the ramp itself there (away from the clamped borders).
+    width = 160
+    frame = np.repeat(np.repeat(np.arange(width, dtype=np.uint8)[None, :, None], 128, 0), 3, 2)
+    resized = resize_short_side(frame)
+    assert resized.shape == (256, 2 * width, 3) and resized.dtype == np.uint8
     columns = np.arange(1, 2 * width - 1)
-    np.testing.assert_allclose(out[100, columns, 0], 4 * ((columns + 0.5) / 2 - 0.5), atol=0.5)
+    np.testing.assert_allclose(resized[100, columns, 0], (columns + 0.5) / 2 - 0.5, atol=0.5)
 
 
 def test_a_larger_frame_is_resized_then_centre_cropped():

@@ -1,0 +1,66 @@
+"""Flow sign, magnitude, range and time alignment on translated textures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from converter.errors import ConversionError
+from converter.video.flow import METHODS, flow_clip, iter_flow, normalize_flow
+from converter.video.transforms import CROP
+
+
+def test_normalize_truncates_at_20_pixels_and_divides_by_20():
+    flow = np.array([-30, -20, -10, 0, 5, 20, 25], np.float32)
+    out = normalize_flow(flow)
+    assert out.dtype == np.float32
+    assert out.tolist() == [-1, -1, -0.5, 0, 0.25, 1, 1]
+
+
+def test_tvl1_measures_a_translation_with_its_sign(texture, shifted):
+    # 256 x 256: no resize. Right 2 px and down 1 px, then back: flow (x, y) = (2, 1) / 20, then (-2, -1) / 20.
+    base = texture(256, 256)
+    frames = [shifted(base, 0, 0), shifted(base, 2, 1), shifted(base, 0, 0)]
+    clip = flow_clip(frames, "tvl1")
+    assert clip.shape == (3, CROP, CROP, 2) and clip.dtype == np.float32
+    mean = clip.mean(axis=(1, 2))
+    np.testing.assert_allclose(mean[0], [0.1, 0.05], atol=0.005)
+    np.testing.assert_allclose(mean[1], [-0.1, -0.05], atol=0.005)
+    assert np.array_equal(clip[2], clip[1])  # T frames in, T out: the last pair's flow is repeated
+    assert np.abs(clip).max() <= 1
+
+
+def test_flow_is_computed_after_resizing_to_256(texture, shifted):
+    # A 1 px move in a 128 px frame is a 2 px move at the flow resolution.
+    base = texture(128, 128)
+    mean = flow_clip([shifted(base, 0, 0), shifted(base, 0, 1)], "dis").mean(axis=(1, 2))
+    np.testing.assert_allclose(mean[0], [0.0, 0.1], atol=0.01)
+
+
+@pytest.mark.parametrize("method", [m for m in METHODS if m != "tvl1"])
+def test_the_fast_methods_agree_on_a_translation(texture, shifted, method):
+    base = texture(256, 256)
+    mean = flow_clip([shifted(base, 0, 0), shifted(base, -3, 2)], method).mean(axis=(1, 2))
+    np.testing.assert_allclose(mean[0], [-0.15, 0.1], atol=0.01)
+
+
+def test_a_still_clip_has_zero_flow_and_one_frame_gives_one_zero_frame(texture, shifted):
+    still = shifted(texture(256, 256), 0, 0)
+    assert np.abs(flow_clip([still, still], "dis")).max() < 1e-3
+    single = flow_clip([still], "tvl1")
+    assert single.shape == (1, CROP, CROP, 2) and not single.any()
+    assert flow_clip([], "tvl1").shape == (0, CROP, CROP, 2)
+
+
+def test_iter_flow_streams(texture, shifted):
+    base = texture(256, 256)
+    frames = (shifted(base, i, 0) for i in range(4))
+    flows = iter_flow(frames, "dis")
+    first = next(flows)
+    assert first.shape == (CROP, CROP, 2)
+    assert len(list(flows)) == 3
+
+
+def test_an_unknown_method_is_refused():
+    with pytest.raises(ConversionError, match="unknown flow method 'raft'"):
+        flow_clip([np.zeros((8, 8, 3), np.uint8)], "raft")
