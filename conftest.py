@@ -48,8 +48,15 @@ def official_checkpoint(tmp_path: Path):
     from converter.mapping import load_table
     from converter.tfbundle import write_bundle
 
-    def make(name: str = "model", *, num_classes: int = 400, in_channels: int = 3, scope: str = "RGB/inception_i3d/",
-             seed: int = 0, extra: dict | None = None) -> Path:
+    def make(
+        name: str = "model",
+        *,
+        num_classes: int = 400,
+        in_channels: int = 3,
+        scope: str = "RGB/inception_i3d/",
+        seed: int = 0,
+        extra: dict | None = None,
+    ) -> Path:
         folder = tmp_path / name
         folder.mkdir()
         tensors = export(random_i3d_state(num_classes, in_channels, seed), load_table("deepmind"), prefix=scope)

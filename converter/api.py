@@ -48,7 +48,8 @@ def load_model(path: str | os.PathLike[str], *, device: str | torch.device = "cp
     result = model.load_state_dict(state, strict=False)
     if result.missing_keys or result.unexpected_keys:
         raise ConversionError(
-            path, f"weights do not fit the model: missing {result.missing_keys[:5]}, unexpected {result.unexpected_keys[:5]}"
+            path,
+            f"weights do not fit the model: missing {result.missing_keys[:5]}, unexpected {result.unexpected_keys[:5]}",
         )
     model.labels = json.loads(meta["labels"]) if "labels" in meta else None
     model.metadata = meta

@@ -10,6 +10,7 @@ from pathlib import Path
 from converter import __version__, sources
 from converter.engine import Plan, plan, select_table
 from converter.errors import ConversionError
+from converter.hashing import sha256_files
 from converter.mapping import load_table, load_tables
 from converter.readers import open_source
 from converter.reference_data import label_map
@@ -24,14 +25,7 @@ class Result:
     written: Written
 
 
-def make_plan(source_path: Path, *, mapping: str | None = None, prefix: str | None = None) -> Plan:
-    source = open_source(source_path)
-    if mapping is None:
-        return select_table(source, load_tables(), prefix=prefix)
-    return plan(source, load_table(mapping), prefix=prefix)
-
-
-def metadata(plan: Plan, source_name: str) -> dict[str, str]:
+def metadata(plan: Plan, source_name: str, source_sha256: str) -> dict[str, str]:
     """What a weights file says about itself: enough to rebuild the model and trace its origin."""
     config = plan.config
     meta = {
@@ -42,7 +36,7 @@ def metadata(plan: Plan, source_name: str) -> dict[str, str]:
         "in_channels": str(config.get("in_channels", "")),
         "source": source_name,
         "source_format": plan.source.format,
-        "source_sha256": sources.sha256_files(plan.source.files()),
+        "source_sha256": source_sha256,
         "mapping": plan.table.name,
         "mapping_sha256": plan.table.sha256,
         "tool_version": __version__,
@@ -69,10 +63,16 @@ def convert(
     out = Path(out)
     check_writable(out, force=force)
     source_path, source_name = sources.resolve(source)
-    the_plan = make_plan(source_path, mapping=mapping, prefix=prefix)
+    source = open_source(source_path)
+    source_sha256 = sha256_files(source.files())  # hashes on a thread while the source is parsed
+    the_plan = (
+        select_table(source, load_tables(), prefix=prefix)
+        if mapping is None
+        else plan(source, load_table(mapping), prefix=prefix)
+    )
     problems = the_plan.report.problems(allow)
     if problems:
         details = "\n".join(the_plan.report.details())
         raise ConversionError(source_path, f"{the_plan.report.summary()}; refusing ({', '.join(problems)})\n{details}")
-    written = write_weights(out, the_plan.tensors(), metadata(the_plan, source_name), fmt, force=force)
+    written = write_weights(out, the_plan.tensors(), metadata(the_plan, source_name, source_sha256()), fmt, force=force)
     return Result(the_plan, written)

@@ -101,7 +101,9 @@ def choose_prefix(keys: list[str], table: Table) -> str:
     best = max(counts.values(), default=0)
     tied = [p for p, n in counts.items() if n == best and best]
     if len(tied) > 1:
-        raise ConversionError(None, f"keys match several scopes equally ({', '.join(map(repr, tied))}); pick one with --prefix")
+        raise ConversionError(
+            None, f"keys match several scopes equally ({', '.join(map(repr, tied))}); pick one with --prefix"
+        )
     return tied[0] if tied else ""
 
 
@@ -186,7 +188,11 @@ def export(state: Mapping[str, np.ndarray], table: Table, *, prefix: str = "") -
     missing = sorted(set(by_target) - set(state))
     if unknown or missing:
         raise ConversionError(
-            None, f"mapping {table.name} cannot export: {len(unknown)} parameter(s) without a rule {unknown[:3]}, "
-            f"{len(missing)} rule(s) without a parameter {missing[:3]}"
+            None,
+            f"mapping {table.name} cannot export: {len(unknown)} parameter(s) without a rule {unknown[:3]}, "
+            f"{len(missing)} rule(s) without a parameter {missing[:3]}",
         )
-    return {prefix + pair.source: apply_ops(inverse(pair.ops), np.asarray(state[target])) for target, pair in by_target.items()}
+    return {
+        prefix + pair.source: apply_ops(inverse(pair.ops), np.asarray(state[target]))
+        for target, pair in by_target.items()
+    }

@@ -12,10 +12,11 @@ import fnmatch
 import hashlib
 import itertools
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from converter.errors import ConversionError
 from converter.ops import Op, inverse, parse_op

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
 from pathlib import Path
@@ -32,13 +31,3 @@ def resolve(source: str) -> tuple[Path, str]:
     if not path.is_file():
         raise ConversionError(path, f"the {source} package does not ship its weights file")
     return path, f"{source}=={importlib.metadata.version(source)}:{package}/{relative}"
-
-
-def sha256_files(paths: list[Path]) -> str:
-    """One digest over the files in order (a checkpoint's index then its data shards)."""
-    digest = hashlib.sha256()
-    for path in paths:
-        with path.open("rb") as f:
-            while chunk := f.read(1 << 20):
-                digest.update(chunk)
-    return digest.hexdigest()

@@ -7,7 +7,6 @@ pulls one tensor at a time from deferred sources, so converting never holds the 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import struct
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from converter.errors import ConversionError
+from converter.hashing import StreamingSha256, sha256_files
 
 FORMATS = ("safetensors", "pt")
 CHECKSUMS = "SHA256SUMS"
@@ -59,7 +59,9 @@ def write_weights(
     check_writable(path, force=force)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        digest = _write_safetensors(tmp, tensors, metadata) if fmt == "safetensors" else _write_pt(tmp, tensors, metadata)
+        digest = (
+            _write_safetensors(tmp, tensors, metadata) if fmt == "safetensors" else _write_pt(tmp, tensors, metadata)
+        )
         os.replace(tmp, path)
     except ValueError as err:
         tmp.unlink(missing_ok=True)
@@ -111,21 +113,24 @@ def _write_safetensors(tmp: Path, tensors: Mapping[str, Any], metadata: Mapping[
         offset += nbytes
     blob = json.dumps(header, separators=(",", ":")).encode()
     blob += b" " * (-len(blob) % 8)
-    digest = hashlib.sha256()
-    with tmp.open("wb") as f:
-        for chunk in (struct.pack("<Q", len(blob)), blob):
-            f.write(chunk)
-            digest.update(chunk)
-        for name in names:
-            array = np.require(_numpy(tensors[name]), requirements="C")  # keeps 0-d arrays 0-d
-            if list(array.shape) != header[name]["shape"]:
-                raise ValueError(f"tensor {name!r} loaded as {list(array.shape)}, declared {header[name]['shape']}")
-            data = memoryview(array).cast("B")
-            f.write(data)
-            digest.update(data)
-        f.flush()
-        os.fsync(f.fileno())
-    return digest.hexdigest()
+    digest = StreamingSha256()
+    try:
+        with tmp.open("wb") as f:
+            for chunk in (struct.pack("<Q", len(blob)), blob):
+                f.write(chunk)
+                digest.update(chunk)
+            for name in names:
+                array = np.require(_numpy(tensors[name]), requirements="C")  # keeps 0-d arrays 0-d
+                if list(array.shape) != header[name]["shape"]:
+                    raise ValueError(f"tensor {name!r} loaded as {list(array.shape)}, declared {header[name]['shape']}")
+                data = memoryview(array).cast("B")
+                f.write(data)
+                digest.update(data)
+            f.flush()
+            os.fsync(f.fileno())
+    finally:
+        sha256 = digest.hexdigest()
+    return sha256
 
 
 def _numpy_dtype(name: str) -> Any:
@@ -139,17 +144,15 @@ def _numpy_dtype(name: str) -> Any:
 def _write_pt(tmp: Path, tensors: Mapping[str, Any], metadata: Mapping[str, str]) -> str:
     import torch
 
-    state = {name: torch.from_numpy(np.require(_numpy(value), requirements="C")) for name, value in sorted(tensors.items())}
+    state = {
+        name: torch.from_numpy(np.require(_numpy(value), requirements="C")) for name, value in sorted(tensors.items())
+    }
     torch.save({"state_dict": state, "metadata": dict(metadata)}, tmp)
     return _sha256_file(tmp)
 
 
 def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return sha256_files([path])()
 
 
 def _update_checksums(written: Written) -> None:
@@ -157,7 +160,9 @@ def _update_checksums(written: Written) -> None:
     sums = written.path.parent / CHECKSUMS
     if not sums.is_file():
         return
-    lines = [line for line in sums.read_text().splitlines() if line.strip() and not line.endswith(f"  {written.path.name}")]
+    lines = [
+        line for line in sums.read_text().splitlines() if line.strip() and not line.endswith(f"  {written.path.name}")
+    ]
     lines.append(f"{written.sha256}  {written.path.name}")
     tmp = sums.with_name(f".{CHECKSUMS}.{os.getpid()}.tmp")
     tmp.write_text("".join(f"{line}\n" for line in sorted(lines, key=lambda s: s.split("  ", 1)[-1])))

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from safetensors import safe_open
 
-from converter.tfbundle.proto import encode_entry, encode_header
 from converter.tfbundle import read_index
+from converter.tfbundle.proto import encode_entry, encode_header
 from converter.tfbundle.table import build_table
 
 REPO = Path(__file__).resolve().parent.parent
@@ -120,7 +120,9 @@ def test_other_bad_sources(tmp_path, kind):
         source.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
     elif kind == "malicious pickle":
         source = tmp_path / "evil.ckpt"
-        source.write_bytes(b"\x80\x04\x95\x1d\x00\x00\x00\x00\x00\x00\x00\x8c\x05posix\x94\x8c\x06system\x94\x93\x94\x8c\x05touch\x94\x85\x94R\x94.")
+        source.write_bytes(
+            b"\x80\x04\x95\x1d\x00\x00\x00\x00\x00\x00\x00\x8c\x05posix\x94\x8c\x06system\x94\x93\x94\x8c\x05touch\x94\x85\x94R\x94."
+        )
     else:
         source = tmp_path / "nothing.ckpt"
     out = tmp_path / "out.safetensors"

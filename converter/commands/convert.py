@@ -22,9 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, help="output file (default: SRC's name with the format's suffix, here)")
     p.add_argument("--format", dest="fmt", choices=FORMATS, default="safetensors", help="output format")
     p.add_argument("--prefix", help="source scope to read, e.g. 'RGB/inception_i3d/' (default: detected)")
-    p.add_argument(
-        "--allow", action="append", choices=PROBLEM_KINDS, default=[], help="relax one check (repeatable)"
-    )
+    p.add_argument("--allow", action="append", choices=PROBLEM_KINDS, default=[], help="relax one check (repeatable)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output")
     p.set_defaults(func=run)
 
@@ -49,8 +47,9 @@ def run(args: argparse.Namespace) -> int:
     for line in report.details():
         print(line)
     config = ", ".join(f"{k}={v}" for k, v in sorted(plan.config.items()))
+    written, seconds = result.written, time.perf_counter() - start
     print(
-        f"wrote {result.written.path} ({plan.table.architecture}: {config}; {len(plan.items)} tensors, "
-        f"{result.written.size / 1e6:.1f} MB, sha256 {result.written.sha256[:16]}…) in {time.perf_counter() - start:.2f} s"
+        f"wrote {written.path} ({plan.table.architecture}: {config}; {len(plan.items)} tensors, "
+        f"{written.size / 1e6:.1f} MB, sha256 {written.sha256[:16]}…) in {seconds:.2f} s"
     )
     return 0

@@ -6,7 +6,6 @@ The unpickler resolves only the few numpy globals an array needs; anything else 
 
 from __future__ import annotations
 
-import io
 import pickle
 from pathlib import Path
 from typing import Any
@@ -57,26 +56,34 @@ class FlaxPickle:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            with path.open("rb") as f:
-                tree = _ArraysOnly(io.BufferedReader(f)).load()
-        except OSError as err:
-            raise ConversionError(path, f"cannot read: {err.strerror}") from None
-        except (pickle.UnpicklingError, EOFError) as err:
-            raise ConversionError(path, f"not a safe array pickle: {err}") from None
-        except Exception as err:  # a malformed pickle can fail inside numpy or the pickle machine
-            raise ConversionError(path, f"malformed pickle: {type(err).__name__}: {err}") from None
-        self._arrays: dict[str, np.ndarray] = {}
-        self._flatten(tree, "")
+        self._loaded: dict[str, np.ndarray] | None = None
 
-    def _flatten(self, node: Any, prefix: str) -> None:
+    @property
+    def _arrays(self) -> dict[str, np.ndarray]:
+        """Unpickled on first use, so opening is instant and hashing the file can overlap the parse."""
+        if self._loaded is None:
+            try:
+                with self.path.open("rb") as f:
+                    tree = _ArraysOnly(f).load()
+            except OSError as err:
+                raise ConversionError(self.path, f"cannot read: {err.strerror}") from None
+            except (pickle.UnpicklingError, EOFError) as err:
+                raise ConversionError(self.path, f"not a safe array pickle: {err}") from None
+            except Exception as err:  # a malformed pickle can fail inside numpy or the pickle machine
+                raise ConversionError(self.path, f"malformed pickle: {type(err).__name__}: {err}") from None
+            arrays: dict[str, np.ndarray] = {}
+            self._flatten(tree, "", arrays)
+            self._loaded = arrays
+        return self._loaded
+
+    def _flatten(self, node: Any, prefix: str, out: dict[str, np.ndarray]) -> None:
         if isinstance(node, dict):
             for key, value in node.items():
                 if not isinstance(key, str):
                     raise ConversionError(self.path, f"key {key!r} under {prefix or 'the root'} is not a string")
-                self._flatten(value, f"{prefix}{key}/")
+                self._flatten(value, f"{prefix}{key}/", out)
         elif isinstance(node, np.ndarray) and node.dtype != object:
-            self._arrays[prefix[:-1]] = node
+            out[prefix[:-1]] = node
         else:
             where = prefix[:-1] or "the root"
             raise ConversionError(self.path, f"{where}: expected a dict or numeric array, got {type(node).__name__}")

@@ -15,7 +15,6 @@ from io import FileIO
 from math import prod
 from pathlib import Path
 from types import TracebackType
-from typing import Self
 
 import google_crc32c
 import numpy as np
@@ -72,9 +71,7 @@ def _entry(index: Path, name: str, value: bytes, at: int, num_shards: int) -> En
     if proto.shape is None or any(d < 0 for d in proto.shape):
         raise ConversionError(index, f"{where}: shape {proto.shape} is not fully defined")
     if not 0 <= proto.shard_id < num_shards:
-        raise ConversionError(
-            index, f"{where}: shard {proto.shard_id} but the header says {num_shards} shards"
-        )
+        raise ConversionError(index, f"{where}: shard {proto.shard_id} but the header says {num_shards} shards")
     if proto.offset < 0 or proto.size < 0:
         raise ConversionError(index, f"{where}: negative offset {proto.offset} or size {proto.size}")
     dtype = numpy_dtype(proto.dtype)
@@ -104,9 +101,7 @@ def _load_index(path: str | os.PathLike[str]) -> tuple[Path, int, dict[str, Entr
         raise ConversionError(index, "checkpoint index file not found")
     items = read_table(index)
     if not items or items[0][0] != b"":
-        raise ConversionError(
-            index, "no bundle header (key '') at offset 0: not a TensorFlow V2 checkpoint index"
-        )
+        raise ConversionError(index, "no bundle header (key '') at offset 0: not a TensorFlow V2 checkpoint index")
     try:
         header = decode_header(items[0][1])
     except WireError as err:
@@ -164,8 +159,7 @@ class BundleReader:
             if size < entry.offset + entry.size:
                 raise ConversionError(
                     shard,
-                    f"data file is {size} bytes but tensor {entry.name!r} ends at offset "
-                    f"{entry.offset + entry.size}",
+                    f"data file is {size} bytes but tensor {entry.name!r} ends at offset {entry.offset + entry.size}",
                 )
 
     def keys(self) -> list[str]:
@@ -177,9 +171,7 @@ class BundleReader:
         if entry is None:
             raise ConversionError(self.path, f"no tensor {name!r} in the checkpoint")
         if entry.partitioned:
-            raise ConversionError(
-                self.path, f"tensor {name!r} is partitioned (saved in slices): not supported"
-            )
+            raise ConversionError(self.path, f"tensor {name!r} is partitioned (saved in slices): not supported")
         return entry
 
     def _raw(self, entry: Entry) -> np.ndarray:
@@ -203,9 +195,7 @@ class BundleReader:
                     )
                 done += count
         except OSError as err:
-            raise ConversionError(
-                shard, f"cannot read tensor {entry.name!r}: {err.strerror or err}"
-            ) from None
+            raise ConversionError(shard, f"cannot read tensor {entry.name!r}: {err.strerror or err}") from None
         return buf
 
     def _check_crc(self, entry: Entry, computed: int) -> None:
@@ -264,9 +254,7 @@ class BundleReader:
                 raise ConversionError(
                     shard, f"tensor {entry.name!r}: string length checksum mismatch at offset {entry.offset}"
                 )
-            self._check_crc(
-                entry, mask_crc(google_crc32c.extend(google_crc32c.extend(crc, checksum), raw[pos + 4 :]))
-            )
+            self._check_crc(entry, mask_crc(google_crc32c.extend(google_crc32c.extend(crc, checksum), raw[pos + 4 :])))
         return raw[pos + 4 :]
 
     @staticmethod
@@ -280,7 +268,7 @@ class BundleReader:
         self._open.close()
         self._files.clear()
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> BundleReader:
         return self
 
     def __exit__(

@@ -43,7 +43,7 @@ def masked_crc32c(data: bytes | memoryview) -> int:
 
 def mask_crc(crc: int) -> int:
     """TF's crc32c::Mask: rotate right by 15 and add 0xa282ead8, so CRCs of CRCs stay strong."""
-    return (((crc >> 15) | (crc << 17)) + 0xA282EAD9) & 0xFFFFFFFF
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
 
 def _handle(path: Path, buf: bytes, pos: int, end: int, where: str) -> tuple[int, int, int]:
@@ -76,8 +76,7 @@ def _read_block(path: Path, file, offset: int, size: int, limit: int) -> bytes:
     if raw[size] != NO_COMPRESSION:
         raise ConversionError(
             path,
-            f"block at offset {offset} is compressed (type {raw[size]}); "
-            "only uncompressed tables are supported",
+            f"block at offset {offset} is compressed (type {raw[size]}); only uncompressed tables are supported",
         )
     return raw[:size]
 
@@ -85,9 +84,7 @@ def _read_block(path: Path, file, offset: int, size: int, limit: int) -> bytes:
 def _block_entries(path: Path, block: bytes, base: int) -> list[tuple[bytes, bytes, int]]:
     """(key, value, file offset) of each entry in a block, undoing the key prefix compression."""
     if len(block) < 4:
-        raise ConversionError(
-            path, f"block at offset {base} is {len(block)} bytes, too short for a restart count"
-        )
+        raise ConversionError(path, f"block at offset {base} is {len(block)} bytes, too short for a restart count")
     num_restarts = int.from_bytes(block[-4:], "little")
     if num_restarts == 0 or num_restarts > (len(block) - 4) // 4:
         raise ConversionError(path, f"block at offset {base} claims {num_restarts} restart points")
@@ -123,9 +120,7 @@ def read_blocks(path: Path) -> list[list[tuple[bytes, bytes, int]]]:
         with open(path, "rb") as file:
             file_size = os.fstat(file.fileno()).st_size
             if file_size < FOOTER_SIZE:
-                raise ConversionError(
-                    path, f"{file_size} bytes is too short for a table footer ({FOOTER_SIZE})"
-                )
+                raise ConversionError(path, f"{file_size} bytes is too short for a table footer ({FOOTER_SIZE})")
             footer_at = file_size - FOOTER_SIZE
             file.seek(footer_at)
             footer = file.read(FOOTER_SIZE)
@@ -139,18 +134,14 @@ def read_blocks(path: Path) -> list[list[tuple[bytes, bytes, int]]]:
                     f"{footer_at + HANDLES_SIZE}",
                 )
             _, _, pos = _handle(path, footer, 0, HANDLES_SIZE, f"footer at offset {footer_at}")
-            index_at, index_size, _ = _handle(
-                path, footer, pos, HANDLES_SIZE, f"footer at offset {footer_at}"
-            )
+            index_at, index_size, _ = _handle(path, footer, pos, HANDLES_SIZE, f"footer at offset {footer_at}")
             index = _read_block(path, file, index_at, index_size, footer_at)
             blocks: list[list[tuple[bytes, bytes, int]]] = []
             last_key, block_end = None, 0
             for _, value, where in _block_entries(path, index, index_at):
                 offset, size, _ = _handle(path, value, 0, len(value), f"index entry at offset {where}")
                 if offset < block_end:
-                    raise ConversionError(
-                        path, f"index entry at offset {where}: data block {offset} overlaps"
-                    )
+                    raise ConversionError(path, f"index entry at offset {where}: data block {offset} overlaps")
                 block_end = offset + size + TRAILER_SIZE
                 blocks.append(_block_entries(path, _read_block(path, file, offset, size, index_at), offset))
                 for key, _, at in blocks[-1]:
@@ -194,9 +185,7 @@ class _BlockBuilder:
         return len(self.buf) + 4 * len(self.restarts) + 4
 
     def finish(self) -> bytes:
-        return bytes(self.buf) + struct.pack(
-            f"<{len(self.restarts) + 1}I", *self.restarts, len(self.restarts)
-        )
+        return bytes(self.buf) + struct.pack(f"<{len(self.restarts) + 1}I", *self.restarts, len(self.restarts))
 
 
 def build_table(items: list[tuple[bytes, bytes]], block_size: int = BLOCK_SIZE) -> bytes:

@@ -5,7 +5,8 @@
 - ``transforms.rgb_clip(frames)``: float32 (T, 224, 224, 3) in [-1, 1] (short side 256, centre crop 224);
 - ``flow.flow_clip(frames, method="tvl1")``: float32 (T, 224, 224, 2) TV-L1 flow / 20 in [-1, 1];
 - ``transforms.loop_pad(frames, MIN_FRAMES)``: replay clips too short for I3D's logits (T < 9);
-- ``preprocess.preprocess(data_dir)``: a whole dataset to ``rgb.npy``/``flow.npy`` (``python -m converter preprocess``).
+- ``preprocess.preprocess(data_dir)``: a whole dataset to ``rgb.npy``/``flow.npy`` files
+  (``python -m converter preprocess``).
 
 Nothing is imported here, so importing one piece does not load OpenCV or PyAV for the others.
 """

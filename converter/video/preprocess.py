@@ -144,6 +144,7 @@ def preprocess(
         raise ConversionError(None, f"workers must be at least 1, got {workers}")
     items = find_items(data_dir)
     items = split_from_file(items, Path(split_file)) if split_file else split_by_ratio(items, val_ratio, seed)
+    check_splits_unchanged(items, output)
     write_manifests(items, output)
     summary = Summary(workers=workers, flow_method=settings.flow_method)
     bar = _progress(len(items), progress)
@@ -171,10 +172,10 @@ def read_classes(path: Path) -> list[str]:
 
 def find_items(data_dir: Path) -> list[Item]:
     """Every clip under ``<kind>/raw/<class>/``, in sorted order; classes must be in classes.txt."""
-    classes = set(read_classes(data_dir / CLASSES_FILE))
     raws = [(kind, data_dir / kind / "raw") for kind in KINDS if (data_dir / kind / "raw").is_dir()]
     if not raws:
         raise ConversionError(data_dir, f"no {' or '.join(f'{kind}/raw' for kind in KINDS)} folder")
+    classes = set(read_classes(data_dir / CLASSES_FILE))
     items: list[Item] = []
     for kind, raw in raws:
         for class_dir in _visible(raw):
@@ -227,6 +228,24 @@ def split_from_file(items: list[Item], path: Path) -> list[Item]:
     return [replace(item, split=given[item.key]) for item in items]
 
 
+def check_splits_unchanged(items: list[Item], output: Path) -> None:
+    """Refuse to put a clip done for one split into the other: it would then be in both."""
+    moved = [
+        (item, split)
+        for item in items
+        for split in SPLITS
+        if split != item.split and (item.out_dir(output, split) / META).exists()
+    ]
+    if moved:
+        item, split = moved[0]
+        manifest = output / item.kind / "pre-processed" / MANIFEST
+        raise ConversionError(
+            item.out_dir(output, split),
+            f"pre-processed for {split}, now it would be in {item.split} ({len(moved)} clips moved); "
+            f"give the old split (--split-file {manifest}) or delete the old outputs",
+        )
+
+
 def write_manifests(items: list[Item], output: Path) -> None:
     for kind in sorted({item.kind for item in items}):
         lines = sorted(f"{item.split} {item.key}\n" for item in items if item.kind == kind)
@@ -239,12 +258,6 @@ def process_item(item: Item, output: Path, settings: Settings, force: bool = Fal
     """Pre-process one clip (or find it done); a bad clip becomes a failed Outcome, not an exception."""
     out_dir = item.out_dir(output)
     try:
-        for split in SPLITS:
-            other = item.out_dir(output, split) / META
-            if split != item.split and other.exists():
-                raise ConversionError(
-                    other, f"this clip was pre-processed for {split}, now it is in {item.split}"
-                )
         if not force and _finished(out_dir, settings):
             return Outcome(item, "skipped")
         return _compute(item, out_dir, settings)
@@ -270,10 +283,8 @@ def _compute(item: Item, out_dir: Path, settings: Settings) -> Outcome:
         settings.dtype,
     )
     seconds = time.perf_counter() - start
-    if flow_frames != frames or source.count != decoded:
-        raise ConversionError(
-            item.source, f"decoded {decoded} then {source.count} frames; the clip is unstable"
-        )
+    if flow_frames != frames:  # only if the file changed between the two passes
+        raise ConversionError(item.source, f"decoded {decoded} frames, then {source.count}")
     meta = {
         "clip": f"{item.kind}/raw/{item.label}/{item.source.name}",
         "split": item.split,

@@ -94,7 +94,7 @@ def test_wrong_architecture_is_reported(tmp_path, capsys) -> None:
 def test_a_missing_weight_names_the_file_and_the_key(tmp_path, capsys) -> None:
     state = DenseNet(121, num_classes=2).state_dict()
     del state["features.denseblock3.denselayer7.conv2.weight"]
-    err = _run(tmp_path, capsys, state)
+    err = _run(tmp_path, capsys, {"state_dict": state, "epoch": 90})  # a training checkpoint is unwrapped
     assert (
         "in.pth: 1 missing in the 2D weights for DenseNet3d: features.denseblock3.denselayer7.conv2.weight"
         in err

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from converter.errors import ConversionError
 from converter.tfbundle import BundleReader, masked_crc32c, read_index, write_bundle
-from converter.tfbundle.proto import encode_entry, encode_header, read_varint
-from converter.tfbundle.table import FOOTER_SIZE, build_table
+from converter.tfbundle.proto import encode_entry, encode_header, encode_varint, read_varint
+from converter.tfbundle.table import FOOTER_SIZE, build_table, read_table
 
 GOOD = {
     "conv/kernel": np.arange(24, dtype=np.float32).reshape(2, 3, 4),
@@ -141,9 +141,7 @@ def test_shard_file_too_short(tmp_path):
     shard = tmp_path / "model.ckpt.data-00000-of-00001"
     size = shard.stat().st_size
     shard.write_bytes(shard.read_bytes()[:-3])
-    expect_error(
-        shard, rf"data file is {size - 3} bytes but tensor '.*' ends at offset {size}", BundleReader, prefix
-    )
+    expect_error(shard, rf"data file is {size - 3} bytes but tensor '.*' ends at offset {size}", BundleReader, prefix)
 
 
 def test_shard_file_shrinks_after_opening(tmp_path):
@@ -230,6 +228,55 @@ def test_block_with_absurd_restart_count(tmp_path):
     footer = (b"\x00\x00" + b"\x00" + bytes([len(contents)])).ljust(40, b"\0")
     index.write_bytes(block + footer + struct.pack("<Q", 0xDB4775248B80FB57))
     expect_error(index, "block at offset 0 claims 2147483647 restart points")
+
+
+def table_with_blocks(path: Path, *blocks: bytes) -> Path:
+    """A table file holding exactly the given data block contents, with valid trailers and index."""
+
+    def framed(contents: bytes) -> bytes:
+        return contents + b"\0" + struct.pack("<I", masked_crc32c(contents + b"\0"))
+
+    data, index_entries = b"", []
+    for i, contents in enumerate(blocks):
+        index_entries.append((0, bytes([0x41 + i]), encode_varint(len(data)) + encode_varint(len(contents))))
+        data += framed(contents)
+    index = entries_block(*index_entries)
+    handle = encode_varint(len(data)) + encode_varint(len(index))
+    footer = (handle + handle).ljust(40, b"\0")  # no metaindex: TF never reads it
+    path.write_bytes(data + framed(index) + footer + struct.pack("<Q", 0xDB4775248B80FB57))
+    return path
+
+
+def entries_block(*entries: tuple[int, bytes, bytes], restarts: tuple[int, ...] = (0,)) -> bytes:
+    """Block contents from (shared, unshared key bytes, value) triples and restart offsets."""
+    body = b"".join(bytes([shared, len(key), len(value)]) + key + value for shared, key, value in entries)
+    return body + struct.pack(f"<{len(restarts) + 1}I", *restarts, len(restarts))
+
+
+def test_table_helper_builds_a_readable_table(tmp_path):
+    path = table_with_blocks(tmp_path / "ok.index", entries_block((0, b"ab", b"1"), (1, b"c", b"2")))
+    assert [(key, value) for key, value, _ in read_table(path)] == [(b"ab", b"1"), (b"ac", b"2")]
+
+
+def test_entry_sharing_more_than_the_previous_key(tmp_path):
+    block = entries_block((0, b"a", b""), (5, b"b", b""))
+    path = table_with_blocks(tmp_path / "bad.index", block)
+    expect_error(path, "corrupt entry at offset 4: lengths run past the block")
+
+
+def test_entry_running_past_its_block(tmp_path):
+    block = entries_block((0, b"a", b""))[:-8] + bytes([0, 200, 0]) + struct.pack("<2I", 0, 1)
+    expect_error(table_with_blocks(tmp_path / "bad.index", block), "corrupt entry at offset 4")
+
+
+def test_restart_point_inside_an_entry(tmp_path):
+    block = entries_block((0, b"ab", b"1"), (1, b"c", b"2"), restarts=(0, 2))
+    expect_error(table_with_blocks(tmp_path / "bad.index", block), "restart point 2 is not an entry start")
+
+
+def test_keys_out_of_order(tmp_path):
+    path = table_with_blocks(tmp_path / "bad.index", entries_block((0, b"b", b"")), entries_block((0, b"a", b"")))
+    expect_error(path, r"key at offset \d+ is out of order")
 
 
 def test_no_header(tmp_path):

