@@ -93,6 +93,12 @@ class Deferred:
     def load(self) -> np.ndarray:
         return apply_ops(self.pair.ops, self.plan.source.read(self.plan.report.prefix + self.pair.source))
 
+    def release(self) -> None:
+        """Tell an in-memory source the tensor is written (file-backed sources keep nothing to free)."""
+        release = getattr(self.plan.source, "release", None)
+        if release is not None:
+            release(self.plan.report.prefix + self.pair.source)
+
 
 def choose_prefix(keys: list[str], table: Table) -> str:
     """The table prefix under which most keys match; two scopes matching equally is ambiguous."""

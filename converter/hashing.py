@@ -52,7 +52,7 @@ class StreamingSha256:
     """Hash chunks on a thread as they are written; ``hexdigest`` waits for the last one."""
 
     def __init__(self) -> None:
-        self._queue: queue.Queue[memoryview | None] = queue.Queue(maxsize=16)
+        self._queue: queue.Queue[memoryview | None] = queue.Queue(maxsize=2)
         self._join = _run(self._consume)
 
     def _consume(self) -> str:

@@ -126,6 +126,8 @@ def _write_safetensors(tmp: Path, tensors: Mapping[str, Any], metadata: Mapping[
                 data = memoryview(array).cast("B")
                 f.write(data)
                 digest.update(data)
+                if hasattr(tensors[name], "release"):
+                    tensors[name].release()
             f.flush()
             os.fsync(f.fileno())
     finally:

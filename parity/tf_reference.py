@@ -67,7 +67,7 @@ def unit_scopes() -> tuple[str, ...]:
 def variable_names() -> tuple[str, ...]:
     """The official variable names the graph reads, without the scope."""
     stats = ("conv_3d/w", "batch_norm/beta", "batch_norm/moving_mean", "batch_norm/moving_variance")
-    return tuple(f"{unit}/{stat}" for unit in unit_scopes() for stat in stats) + (LOGITS_W, LOGITS_B)
+    return (*(f"{unit}/{stat}" for unit in unit_scopes() for stat in stats), LOGITS_W, LOGITS_B)
 
 
 def detect_scope(names: Iterable[str], path: str) -> str:

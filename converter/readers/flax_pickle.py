@@ -101,7 +101,13 @@ class FlaxPickle:
         return self._arrays[key].dtype
 
     def read(self, key: str) -> np.ndarray:
+        if key not in self._arrays:
+            raise ConversionError(self.path, f"no tensor {key!r} (or already released)")
         return self._arrays[key]
+
+    def release(self, key: str) -> None:
+        """Drop an array once written: the whole pickle is in memory, so a one-pass conversion frees as it goes."""
+        self._arrays.pop(key, None)
 
 
 def open(path: Path) -> FlaxPickle:  # noqa: A001 - the reader interface's name

@@ -82,15 +82,15 @@ def _entry(index: Path, name: str, value: bytes, at: int, num_shards: int) -> En
             f"{where}: size {proto.size} bytes does not match shape {proto.shape} x {dtype.itemsize} bytes",
         )
     return Entry(
-        name,
-        dtype,
-        proto.dtype,
-        proto.shape,
-        proto.shard_id,
-        proto.offset,
-        proto.size,
-        proto.crc32c,
-        partitioned,
+        name=name,
+        dtype=dtype,
+        tf_dtype=proto.dtype,
+        shape=proto.shape,
+        shard_id=proto.shard_id,
+        offset=proto.offset,
+        size=proto.size,
+        crc32c=proto.crc32c,
+        partitioned=partitioned,
     )
 
 

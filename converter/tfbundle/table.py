@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import struct
 from pathlib import Path
+from typing import BinaryIO
 
 import google_crc32c
 
@@ -56,7 +57,7 @@ def _handle(path: Path, buf: bytes, pos: int, end: int, where: str) -> tuple[int
     return offset, size, pos
 
 
-def _read_block(path: Path, file, offset: int, size: int, limit: int) -> bytes:
+def _read_block(path: Path, file: BinaryIO, offset: int, size: int, limit: int) -> bytes:
     """One block's contents after checking its bounds, trailer CRC and compression type."""
     if offset + size + TRAILER_SIZE > limit:
         raise ConversionError(
@@ -101,7 +102,11 @@ def _block_entries(path: Path, block: bytes, base: int) -> list[tuple[bytes, byt
             length, pos = read_varint(block, pos, limit)
         except WireError as err:
             raise ConversionError(path, f"corrupt entry at offset {base + start}: {err}") from None
-        if shared > len(key) or unshared + length > limit - pos:
+        if shared > len(key):
+            raise ConversionError(
+                path, f"corrupt entry at offset {base + start}: shares {shared} bytes of a {len(key)}-byte key"
+            )
+        if unshared + length > limit - pos:
             raise ConversionError(path, f"corrupt entry at offset {base + start}: lengths run past the block")
         if shared == 0:
             boundaries.add(start)

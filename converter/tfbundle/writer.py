@@ -63,12 +63,8 @@ def write_bundle(prefix: str | os.PathLike[str], tensors: Mapping[str, np.ndarra
             for key, code, array in items:
                 data = memoryview(array.reshape(-1).view(np.uint8))
                 file.write(data)
-                entries.append(
-                    (
-                        key,
-                        encode_entry(code, array.shape, offset, len(data), masked_crc32c(data)),
-                    )
-                )
+                crc = masked_crc32c(data)
+                entries.append((key, encode_entry(code, array.shape, offset, len(data), crc)))
                 offset += len(data)
             file.flush()
             os.fsync(file.fileno())

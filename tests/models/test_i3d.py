@@ -11,6 +11,13 @@ import torch.nn.functional as F
 from converter.models import i3d_spec, tf_same
 from converter.models.i3d import BatchNorm, InceptionI3d
 
+MIXED_LAST_UNITS = (
+    "Branch_0.Conv3d_0a_1x1",
+    "Branch_1.Conv3d_0b_3x3",
+    "Branch_2.Conv3d_0b_3x3",
+    "Branch_3.Conv3d_0b_1x1",
+)
+
 
 def endpoint_channels(name: str, num_classes: int) -> int:
     """Channels at an endpoint, read off the parameter shapes of the layer that produces it."""
@@ -18,8 +25,7 @@ def endpoint_channels(name: str, num_classes: int) -> int:
     names = list(i3d_spec.ENDPOINTS)
     for producer in reversed(names[: names.index(name) + 1]):
         if producer.startswith("Mixed"):
-            last_units = ("Branch_0.Conv3d_0a_1x1", "Branch_1.Conv3d_0b_3x3", "Branch_2.Conv3d_0b_3x3", "Branch_3.Conv3d_0b_1x1")
-            return sum(shapes[f"{producer}.{unit}.bn.bias"][0] for unit in last_units)
+            return sum(shapes[f"{producer}.{unit}.bn.bias"][0] for unit in MIXED_LAST_UNITS)
         if producer.startswith("Conv3d"):
             return shapes[f"{producer}.bn.bias"][0]
     raise AssertionError(name)
@@ -46,7 +52,8 @@ def test_every_endpoint_shape(thw) -> None:
 
 
 def test_known_shapes_at_79x224() -> None:
-    found = InceptionI3d().to("meta").endpoints(torch.empty(1, 3, 79, 224, 224, device="meta"), i3d_spec.ENDPOINTS)
+    clip = torch.empty(1, 3, 79, 224, 224, device="meta")
+    found = InceptionI3d().to("meta").endpoints(clip, i3d_spec.ENDPOINTS)
     assert found["Conv3d_1a_7x7"].shape == (1, 64, 40, 112, 112)
     assert found["Mixed_3c"].shape == (1, 480, 40, 28, 28)
     assert found["Mixed_4f"].shape == (1, 832, 20, 14, 14)
@@ -99,8 +106,8 @@ def test_batch_norm_is_sonnets() -> None:
         bn.running_mean.normal_()
         bn.running_var.uniform_(0.001, 2)
     x = torch.randn(2, 5, 3, 4, 4)
-    shape = (1, 5, 1, 1, 1)
-    want = (x - bn.running_mean.view(shape)) / torch.sqrt(bn.running_var.view(shape) + 1e-3) + bn.bias.view(shape)
+    mean, var, beta = (t.view(1, 5, 1, 1, 1) for t in (bn.running_mean, bn.running_var, bn.bias))
+    want = (x - mean) / torch.sqrt(var + 1e-3) + beta
     torch.testing.assert_close(bn.eval()(x), want, rtol=1e-6, atol=1e-6)
     old_mean = bn.running_mean.clone()
     bn.train()(x)
@@ -189,9 +196,11 @@ def padding_cases():
                     yield tuple(sizes), tuple(kernel), tuple(stride)
     gen = torch.Generator().manual_seed(0)
     for _ in range(60):
-        yield tuple(torch.randint(1, 12, (3,), generator=gen).tolist()), tuple(
-            torch.randint(1, 5, (3,), generator=gen).tolist()
-        ), tuple(torch.randint(1, 4, (3,), generator=gen).tolist())
+        yield (
+            tuple(torch.randint(1, 12, (3,), generator=gen).tolist()),
+            tuple(torch.randint(1, 5, (3,), generator=gen).tolist()),
+            tuple(torch.randint(1, 4, (3,), generator=gen).tolist()),
+        )
 
 
 def test_same_padding_helpers_match_the_definition() -> None:
@@ -219,9 +228,14 @@ def test_same_padding_for_every_i3d_layer_at_79x224() -> None:
 
 @pytest.mark.parametrize(("thw", "pads"), [((9, 33, 33), 0), ((8, 32, 32), 1)])
 def test_padding_copies_only_where_asymmetric(monkeypatch, thw, pads) -> None:
-    """Symmetric padding goes into the op; an asymmetric max-pool uses ceil_mode: one copy at most, the stem's."""
+    """Symmetric padding goes into the op, asymmetric max-pools use ceil_mode: only the stem may copy."""
     calls = []
     real_pad = F.pad
-    monkeypatch.setattr(tf_same.F, "pad", lambda *args, **kwargs: calls.append(args[1]) or real_pad(*args, **kwargs))
+
+    def counting_pad(x, pad, *args, **kwargs):
+        calls.append(pad)
+        return real_pad(x, pad, *args, **kwargs)
+
+    monkeypatch.setattr(tf_same.F, "pad", counting_pad)
     InceptionI3d().to("meta").endpoints(torch.empty(1, 3, *thw, device="meta"), ["Mixed_5c"])
     assert len(calls) == pads, calls

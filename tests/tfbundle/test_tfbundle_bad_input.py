@@ -261,7 +261,7 @@ def test_table_helper_builds_a_readable_table(tmp_path):
 def test_entry_sharing_more_than_the_previous_key(tmp_path):
     block = entries_block((0, b"a", b""), (5, b"b", b""))
     path = table_with_blocks(tmp_path / "bad.index", block)
-    expect_error(path, "corrupt entry at offset 4: lengths run past the block")
+    expect_error(path, "corrupt entry at offset 4: shares 5 bytes of a 1-byte key")
 
 
 def test_entry_running_past_its_block(tmp_path):
