@@ -11,6 +11,13 @@ import torch.nn.functional as F
 from converter.models import i3d_spec, tf_same
 from converter.models.i3d import BatchNorm, InceptionI3d
 
+
+def meta_model(**config) -> InceptionI3d:
+    """An eval-mode model on the meta device: shapes without computation or initialisation."""
+    with torch.device("meta"):
+        return InceptionI3d(**config).eval()
+
+
 MIXED_LAST_UNITS = (
     "Branch_0.Conv3d_0a_1x1",
     "Branch_1.Conv3d_0b_3x3",
@@ -42,7 +49,7 @@ def test_state_dict_is_exactly_the_spec(num_classes, in_channels) -> None:
 @pytest.mark.parametrize("thw", [(79, 224, 224), (33, 200, 200), (9, 193, 224)])
 def test_every_endpoint_shape(thw) -> None:
     """Shapes only, on the meta device: nothing is computed."""
-    model = InceptionI3d(num_classes=11).to("meta")
+    model = meta_model(num_classes=11)
     found = model.endpoints(torch.empty(2, 3, *thw, device="meta"), i3d_spec.ENDPOINTS)
     assert list(found) == list(i3d_spec.ENDPOINTS)
     for name in i3d_spec.ENDPOINTS[:-1]:
@@ -53,7 +60,7 @@ def test_every_endpoint_shape(thw) -> None:
 
 def test_known_shapes_at_79x224() -> None:
     clip = torch.empty(1, 3, 79, 224, 224, device="meta")
-    found = InceptionI3d().to("meta").endpoints(clip, i3d_spec.ENDPOINTS)
+    found = meta_model().endpoints(clip, i3d_spec.ENDPOINTS)
     assert found["Conv3d_1a_7x7"].shape == (1, 64, 40, 112, 112)
     assert found["Mixed_3c"].shape == (1, 480, 40, 28, 28)
     assert found["Mixed_4f"].shape == (1, 832, 20, 14, 14)
@@ -72,14 +79,14 @@ def test_tiny_inputs_reach_mixed_5c() -> None:
 
 @pytest.mark.parametrize("thw", [(8, 224, 224), (9, 192, 200), (9, 200, 225), (16, 256, 256)])
 def test_logits_of_an_unsupported_size_is_a_clear_error(thw) -> None:
-    model = InceptionI3d().to("meta")
+    model = meta_model()
     with pytest.raises(ValueError, match=r"at least 9 frames and height/width in 193\.\.224"):
         model(torch.empty(1, 3, *thw, device="meta"))
     assert "Mixed_5c" in model.endpoints(torch.empty(1, 3, *thw, device="meta"), ["Mixed_5c"])
 
 
 def test_bad_requests_are_clear_errors() -> None:
-    model = InceptionI3d().to("meta")
+    model = meta_model()
     with pytest.raises(ValueError, match="unknown endpoints \\['Mixed_6a'\\]; valid: Conv3d_1a_7x7, "):
         model.endpoints(torch.empty(1, 3, 9, 224, 224, device="meta"), ["Mixed_3b", "Mixed_6a"])
     with pytest.raises(ValueError, match=r"expected input \(B, 3, T, H, W\), got \(1, 2, 9, 224, 224\)"):
@@ -87,7 +94,7 @@ def test_bad_requests_are_clear_errors() -> None:
 
 
 def test_endpoints_stop_after_the_last_requested() -> None:
-    model = InceptionI3d().to("meta")
+    model = meta_model()
     ran = []
     for name, module in model.named_children():
         module.register_forward_hook(lambda module, args, out, name=name: ran.append(name))
@@ -237,5 +244,5 @@ def test_padding_copies_only_where_asymmetric(monkeypatch, thw, pads) -> None:
         return real_pad(x, pad, *args, **kwargs)
 
     monkeypatch.setattr(tf_same.F, "pad", counting_pad)
-    InceptionI3d().to("meta").endpoints(torch.empty(1, 3, *thw, device="meta"), ["Mixed_5c"])
+    meta_model().endpoints(torch.empty(1, 3, *thw, device="meta"), ["Mixed_5c"])
     assert len(calls) == pads, calls

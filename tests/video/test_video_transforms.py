@@ -91,3 +91,14 @@ def test_loop_pad_replays_a_short_clip_from_its_start():
 
 def test_loop_pad_streams():
     assert list(islice(loop_pad(count()), 20)) == list(range(20))
+
+
+def test_min_frames_is_the_fewest_frames_i3d_gives_logits_for():
+    torch = pytest.importorskip("torch")
+    from converter.models.i3d import InceptionI3d
+
+    model = InceptionI3d(num_classes=2).eval()
+    with torch.no_grad():
+        assert model(torch.zeros(1, 3, MIN_FRAMES, CROP, CROP)).shape == (1, 2)
+        with pytest.raises(RuntimeError):
+            model(torch.zeros(1, 3, MIN_FRAMES - 1, CROP, CROP))
