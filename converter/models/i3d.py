@@ -93,13 +93,13 @@ class Logits(nn.Module):
 
     def __init__(self, in_channels: int, num_classes: int, logits: spec.Logits, dropout: float) -> None:
         super().__init__()
-        self.spec = logits
+        self.logits_spec = logits
         self.dropout = nn.Dropout(dropout)
         self.add_module(logits.conv_name, LogitsConv(in_channels, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.avg_pool3d(x, self.spec.pool_kernel, stride=1)
-        x = getattr(self, self.spec.conv_name)(self.dropout(x))
+        x = F.avg_pool3d(x, self.logits_spec.pool_kernel, stride=1)
+        x = getattr(self, self.logits_spec.conv_name)(self.dropout(x))
         return x.squeeze(4).squeeze(3).mean(dim=2)
 
 
@@ -151,8 +151,8 @@ class InceptionI3d(nn.Module):
     def replace_logits(self, num_classes: int) -> None:
         """Swap the classifier for a freshly initialised one with ``num_classes`` outputs (fine-tuning)."""
         old = self.get_submodule("Logits")
-        weight = old.get_submodule(f"{old.spec.conv_name}.conv").weight
-        new = Logits(weight.shape[1], num_classes, old.spec, self.dropout)
+        weight = old.get_submodule(f"{old.logits_spec.conv_name}.conv").weight
+        new = Logits(weight.shape[1], num_classes, old.logits_spec, self.dropout)
         self.Logits = new.to(device=weight.device, dtype=weight.dtype)
         self.num_classes = num_classes
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
 
 from converter.errors import ConversionError
 
@@ -171,6 +172,7 @@ def _smallest_input(axis: int, at_least: int) -> int:
     return n
 
 
+@cache
 def logits_input_sizes() -> tuple[int, range, range]:
     """(fewest frames, allowed heights, allowed widths) of an input for which Logits exists.
 

@@ -15,6 +15,7 @@ import torch
 from converter.errors import ConversionError
 from converter.models import i3d_spec, tf_same
 from converter.models.i3d import InceptionI3d
+from parity import tf_reference
 from parity.tf_reference import TFI3D, detect_scope, variable_names
 
 # Relative error is max |ours - tf| / max |tf| per endpoint. Each layer alone differs from TF by ~2e-6
@@ -185,7 +186,17 @@ def break_padding(model: InceptionI3d, monkeypatch) -> None:
     monkeypatch.setattr(tf_same, "same_padding", lambda size, k, s: real(size, k, s)[::-1])
 
 
-@pytest.mark.parametrize("breakage", [break_eps, break_padding], ids=["bn_eps_1e-5", "extra_pad_before"])
+def break_padding_symmetric(model: InceptionI3d, monkeypatch) -> None:
+    """PyTorch-style ``k // 2`` on both sides for odd kernels (a common port's mistake): same shapes too."""
+    real = tf_same.same_padding
+    monkeypatch.setattr(tf_same, "same_padding", lambda size, k, s: (k // 2, k // 2) if k % 2 else real(size, k, s))
+
+
+@pytest.mark.parametrize(
+    "breakage",
+    [break_eps, break_padding, break_padding_symmetric],
+    ids=["bn_eps_1e-5", "extra_pad_before", "symmetric_pad"],
+)
 def test_comparison_catches_a_broken_model(rgb, monkeypatch, breakage) -> None:
     reference, model = rgb
     breakage(model, monkeypatch)
@@ -231,6 +242,10 @@ def test_padding_helpers_match_tensorflow() -> None:
                     case = f"axis {axis} size {size} kernel {kernel} stride {stride}"
                     np.testing.assert_allclose(conv.numpy(), want_conv, rtol=1e-5, atol=1e-5, err_msg=case)
                     np.testing.assert_array_equal(pool.numpy(), want_pool, err_msg=case)
+
+
+def test_reference_and_model_name_the_same_endpoints_in_order() -> None:
+    assert tf_reference.ENDPOINTS == i3d_spec.ENDPOINTS
 
 
 def test_reference_scope_detection_rejects_ambiguous_checkpoints() -> None:
