@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
         args.source, out, mapping=args.mapping, fmt=args.fmt, prefix=args.prefix, allow=args.allow, force=args.force
     )
     report, plan = result.plan.report, result.plan
-    print(f"read {plan.source.path} ({plan.source.format}, {len(plan.source.keys())} tensors)")
+    seen = len(report.matched) + len(report.ignored) + len(report.unmatched)
+    print(f"read {plan.source.path} ({plan.source.format}, {seen} tensors)")
     print(report.summary())
     for line in report.details():
         print(line)
