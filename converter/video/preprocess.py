@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 import os
 import random
+import secrets
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -391,9 +391,10 @@ def _visible(folder: Path) -> list[Path]:
 
 
 def _temp(path: Path, suffix: str) -> Path:
-    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-    os.close(handle)
-    return Path(name)
+    """A new hidden file beside ``path``, unique to this process, with the umask's permissions."""
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{suffix}")
+    temp.open("xb").close()
+    return temp
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

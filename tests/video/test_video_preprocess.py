@@ -84,14 +84,14 @@ def test_the_recipe_by_default_on_a_translated_pattern(tmp_path, write_video, te
     (data / "videos" / "raw" / "pan").mkdir(parents=True)
     (data / "classes.txt").write_text("pan\n")
     base = texture(128, 128)
-    write_video(data / "videos" / "raw" / "pan" / "v.mp4", [shifted(base, i, 0) for i in range(3)])
+    write_video(data / "videos" / "raw" / "pan" / "v.mp4", [shifted(base, i, 0) for i in range(2)])
     assert main(["preprocess", str(data), "--val-ratio", "0", "--quiet"]) == 0
     folder = data / "videos" / "pre-processed" / "train" / "pan" / "v"
     flow, rgb = np.load(folder / "flow.npy"), np.load(folder / "rgb.npy")
     assert rgb.shape == (9, CROP, CROP, 3) and flow.shape == (9, CROP, CROP, 2)
-    # 1 px right per frame at 128 px is 2 px at 256: TV-L1 flow x = 2 / 20, y = 0
-    np.testing.assert_allclose(flow[:2].mean(axis=(1, 2)), [[0.1, 0.0]] * 2, atol=0.01)
-    assert "flow (tvl1): 2 frame pairs" in capsys.readouterr().out
+    # 1 px right at 128 px is 2 px at 256: TV-L1 flow x = 2 / 20, y = 0; the one pair's flow, looped
+    np.testing.assert_allclose(flow.mean(axis=(1, 2)), [[0.1, 0.0]] * 9, atol=0.01)
+    assert "flow (tvl1): 1 frame pairs" in capsys.readouterr().out
 
 
 def test_a_rerun_skips_finished_clips_and_refuses_other_settings(dataset):
@@ -114,27 +114,32 @@ def test_a_rerun_skips_finished_clips_and_refuses_other_settings(dataset):
 def test_a_killed_run_resumes_to_identical_outputs(dataset, tmp_path):
     reference, resumed = tmp_path / "reference", tmp_path / "resumed"
     preprocess(dataset, reference, FAST, progress=False)
+    # Frame 3 of the series becomes a pipe nobody writes to: reading it blocks, so the run is
+    # reliably caught with the four videos done and the series' rgb.npy half written.
+    frame = dataset / "images" / "raw" / RIGHT / "series1" / "3.png"
+    saved = frame.read_bytes()
+    frame.unlink()
+    os.mkfifo(frame)
     command = [sys.executable, "-m", "converter", "preprocess", str(dataset), "--output", str(resumed)]
     command += ["--flow-method", "dis", "--workers", "2", "--quiet"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     repo = Path(converter.__file__).parent.parent
     run = subprocess.Popen(command, cwd=repo, env=env, start_new_session=True, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 300
-    while not (any(resumed.rglob(META)) and any(resumed.rglob(".*.tmp"))):  # mid-write, one clip done
-        assert run.poll() is None, f"finished before it could be killed: {run.stderr.read().decode()}"
-        assert time.monotonic() < deadline
-        time.sleep(0.002)
+    deadline = time.monotonic() + 120
+    series = resumed / "images" / "pre-processed"
+    while len(clip_dirs(resumed)) < 4 or not any(p.stat().st_size for p in series.glob("*/*/series1/*")):
+        assert run.poll() is None, run.stderr.read().decode()
+        assert time.monotonic() < deadline, "the run never got to the blocked frame"
+        time.sleep(0.01)
     os.killpg(run.pid, signal.SIGKILL)
     run.wait()
-    done = clip_dirs(resumed)
-    assert 0 < len(done) < 5
-    for name in ("rgb.npy", "flow.npy"):  # whatever carries a final name is whole
-        for path in resumed.rglob(name):
-            assert np.load(path).shape[1:3] == (CROP, CROP)
+    assert len(clip_dirs(resumed)) == 4 and not list(series.rglob("*.npy"))  # no half file under a final name
+    frame.unlink()
+    frame.write_bytes(saved)
 
     finished = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr
-    assert f"{len(done)} already done" in finished.stdout
+    assert "1 pre-processed, 4 already done, 0 failed" in finished.stdout
     assert not list(resumed.rglob("*.tmp"))
     assert outputs(resumed) == outputs(reference)
 
