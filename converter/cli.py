@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from converter import __version__
 from converter.errors import ConversionError
 
-COMMANDS = ("convert", "inspect", "fetch", "inflate", "preprocess", "finetune", "evaluate", "predict")
+COMMANDS = ("convert", "inspect", "fetch", "inflate", "preprocess")
 
 
 def build_parser() -> argparse.ArgumentParser:
