@@ -15,7 +15,16 @@ from collections.abc import Sequence
 from converter import __version__
 from converter.errors import ConversionError
 
-COMMANDS = ("convert", "inspect", "fetch", "inflate", "preprocess")
+COMMANDS = (
+    "convert",
+    "inspect",
+    "fetch",
+    "inflate",
+    "preprocess",
+    "classify",
+    "features",
+    "visualize",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

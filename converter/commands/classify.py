@@ -1,0 +1,94 @@
+"""``classify VIDEO``: the top Kinetics classes of a video under converted I3D weights."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "classify",
+        help="print the top-k Kinetics classes of a video (RGB, flow or joint)",
+        description="Decode VIDEO (file, GIF or frames folder) with the I3D recipe (25 fps, short side 256, "
+        "centre crop 224; flow computed on the fly), run converted I3D weights and print the top classes with "
+        "softmax probabilities and logits. Up to --window frames are scored whole; longer videos are cut into "
+        "consecutive windows whose logits are averaged, weighted by frame count. Joint = sum of the RGB and "
+        "flow logits. Without --weights/--flow-weights, weights/<stream>_imagenet.safetensors or "
+        "weights/<stream>_scratch.safetensors is used (see `make convert`).",
+    )
+    p.add_argument("video", type=Path, metavar="VIDEO", help="video file, GIF or folder of frames")
+    p.add_argument("--weights", type=Path, help="RGB weights (default: weights/rgb_{imagenet,scratch}.safetensors)")
+    p.add_argument(
+        "--flow-weights", type=Path, help="flow weights (default: weights/flow_{imagenet,scratch}.safetensors)"
+    )
+    p.add_argument("--stream", choices=("rgb", "flow", "joint"), default="rgb", help="which model(s) to run")
+    p.add_argument("--topk", type=int, default=5, help="how many classes to print")
+    p.add_argument("--window", type=int, default=250, help="frames scored at once (longer videos: averaged)")
+    p.add_argument("--fps", type=float, default=25.0, help="sample rate in frames/s (the recipe: 25)")
+    p.add_argument(
+        "--flow-method",
+        choices=("tvl1", "dis", "farneback"),
+        default="tvl1",
+        help="tvl1 is the I3D recipe (slow); dis and farneback are fast but NOT the recipe",
+    )
+    p.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import time
+
+    import torch
+
+    from converter.errors import ConversionError
+    from converter.video.classify import classify
+    from converter.video.streams import default_weights, load_stream
+
+    if args.topk < 1 or not args.fps > 0:
+        raise ConversionError(None, f"--topk must be at least 1 and --fps positive, got {args.topk} and {args.fps}")
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    streams = ("rgb", "flow") if args.stream == "joint" else (args.stream,)
+    given = {"rgb": args.weights, "flow": args.flow_weights}
+    paths = {s: given[s] or default_weights(s) for s in streams}
+    models = {s: load_stream(paths[s], s, device=device)[1] for s in streams}
+    start = time.perf_counter()
+    result = classify(args.video, models, fps=args.fps, flow_method=args.flow_method, window=args.window)
+    seconds = time.perf_counter() - start
+    ranked = result.top(args.topk)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "video": str(args.video),
+                    "stream": args.stream,
+                    "weights": {s: str(p) for s, p in paths.items()},
+                    "frames": result.frames,
+                    "windows": result.windows,
+                    "top": [
+                        {"label": r.label, "index": r.index, "probability": r.probability, "logit": r.logit}
+                        | ({"logits": r.stream_logits} if len(streams) > 1 else {})
+                        for r in ranked
+                    ],
+                }
+            )
+        )
+        return 0
+    used = ", ".join(f"{s}: {p}" for s, p in paths.items())
+    flow = f", flow by {args.flow_method}" + ("" if args.flow_method == "tvl1" else " (NOT the recipe)")
+    print(
+        f"{args.video}: {result.frames} frames at {args.fps:g} fps ({result.frames / args.fps:.2f} s), "
+        f"{len(result.windows)} window(s), {args.stream} stream{flow if 'flow' in streams else ''}, "
+        f"{seconds:.1f} s on {device}"
+    )
+    print(f"weights: {used}")
+    if len(streams) > 1:
+        print("joint logit = rgb logit + flow logit; probability = softmax of the joint logits")
+    header = "  rank  probability     logit" + ("       rgb      flow" if len(streams) > 1 else "") + "  label"
+    print(header)
+    for r in ranked:
+        parts = "".join(f"{r.stream_logits[s]:10.3f}" for s in streams) if len(streams) > 1 else ""
+        print(f"  {r.rank:4d}  {r.probability:11.5f}  {r.logit:8.3f}{parts}  {r.label}")
+    return 0

@@ -1,0 +1,70 @@
+"""``features VIDEOS… --out DIR``: one I3D endpoint's features per clip of each video, with timestamps."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+ENDPOINT_HELP = "Conv3d_1a_7x7 … Mixed_5b, Mixed_5c (default), Logits"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "features",
+        help="extract I3D endpoint features of videos, per clip, with timestamps",
+        description="For each VIDEO, write DIR/<name>.npy (clips × feature) and DIR/<name>.json (settings, each "
+        "clip's frames and start/end seconds). Videos are decoded at --fps with the I3D recipe and streamed: "
+        "clips of --clip frames start every --stride frames; a video shorter than a clip, and the frames after "
+        "the last whole clip, make one more clip loop-padded to --clip frames (--drop-last drops it). "
+        "Endpoint maps are averaged over time and space (--no-pool keeps them). Done videos are skipped "
+        "unless --force; a failed video is reported and the others go on.",
+    )
+    p.add_argument("videos", type=Path, nargs="+", metavar="VIDEO", help="video files, GIFs or frame folders")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    p.add_argument("--weights", type=Path, help="RGB or flow I3D weights (default: weights/rgb_{imagenet,scratch})")
+    p.add_argument("--endpoint", default="Mixed_5c", help=f"which activations: {ENDPOINT_HELP}")
+    p.add_argument("--clip", type=int, default=64, help="frames per clip")
+    p.add_argument("--stride", type=int, help="frames from one clip's start to the next (default: --clip)")
+    p.add_argument("--fps", type=float, default=25.0, help="sample rate in frames/s (the recipe: 25)")
+    p.add_argument("--batch", type=int, default=4, help="clips per forward pass")
+    p.add_argument("--no-pool", dest="pool", action="store_false", help="keep (C, T, H, W) maps per clip")
+    p.add_argument("--drop-last", action="store_true", help="no loop-padded clip for the frames at the end")
+    p.add_argument(
+        "--flow-method",
+        choices=("tvl1", "dis", "farneback"),
+        default="tvl1",
+        help="flow weights only: tvl1 is the I3D recipe (slow); dis and farneback are fast but NOT the recipe",
+    )
+    p.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
+    p.add_argument("--force", action="store_true", help="redo videos already done")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from converter.video.features import FeatureSettings, extract
+    from converter.video.streams import default_weights, load_stream
+
+    settings = FeatureSettings(
+        endpoint=args.endpoint,
+        clip=args.clip,
+        stride=args.clip if args.stride is None else args.stride,
+        fps=args.fps,
+        pool=args.pool,
+        drop_last=args.drop_last,
+        flow_method=args.flow_method,
+    )
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    weights = args.weights or default_weights("rgb")
+    stream, model = load_stream(weights, device=device)
+    print(
+        f"{stream} weights {weights} on {device}: {settings.endpoint}, clips of {settings.clip} every {settings.stride}"
+    )
+    summary = extract(
+        args.videos, model, stream, args.out, settings, batch=args.batch, force=args.force, progress=not args.quiet
+    )
+    for line in summary.lines():
+        print(line)
+    return 1 if summary.of("failed") else 0

@@ -1,0 +1,64 @@
+"""Which converted weights play which I3D stream, and the names of their classes.
+
+A model's stream follows from its input channels: 3 is RGB, 2 is optical flow (x, y). Without
+``--weights`` the video apps take the official models ``make convert`` writes under ``weights/``
+(relative to the working directory), ImageNet-initialised first, as DeepMind's ``evaluate_sample.py``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from converter.api import load_model
+from converter.errors import ConversionError
+from converter.reference_data import label_map
+
+CHANNELS = {"rgb": 3, "flow": 2}
+DEFAULT_WEIGHTS = {
+    stream: (Path(f"weights/{stream}_imagenet.safetensors"), Path(f"weights/{stream}_scratch.safetensors"))
+    for stream in CHANNELS
+}
+HOW_TO_GET = {
+    "rgb": "`make convert` writes weights/rgb_scratch.safetensors offline; "
+    "`make fetch` then `make convert` gives every official checkpoint",
+    "flow": "no flow weights exist offline: `make fetch` downloads the official checkpoints (network needed) "
+    "and `make convert` turns them into weights/flow_imagenet.safetensors",
+}
+
+
+def default_weights(stream: str) -> Path:
+    """The first of ``DEFAULT_WEIGHTS[stream]`` that exists, or an error saying how to get one."""
+    for path in DEFAULT_WEIGHTS[stream]:
+        if path.is_file():
+            return path
+    tried = " or ".join(str(p) for p in DEFAULT_WEIGHTS[stream])
+    raise ConversionError(None, f"no {stream} weights given and no {tried} here; {HOW_TO_GET[stream]}")
+
+
+def load_stream(
+    path: str | os.PathLike[str], stream: str | None = None, *, device: str | torch.device = "cpu"
+) -> tuple[str, torch.nn.Module]:
+    """(stream, eval-mode I3D) of a weights file; ``stream`` given: the file must be a model of it."""
+    model = load_model(path, device=device)
+    channels = getattr(model, "in_channels", None)
+    found = next((name for name, count in CHANNELS.items() if count == channels), None)
+    if found is None or not hasattr(model, "endpoints"):
+        architecture = model.metadata.get("architecture")
+        raise ConversionError(path, f"not an RGB or flow I3D ({architecture}, {channels} input channels)")
+    if stream is not None and found != stream:
+        raise ConversionError(
+            path, f"a {found} model ({channels} input channels); the {stream} stream needs {CHANNELS[stream]}"
+        )
+    return found, model
+
+
+def class_names(model: torch.nn.Module) -> list[str]:
+    """Labels from the weights' metadata, else the Kinetics label map of that size, else ``class <i>``."""
+    count = model.num_classes
+    labels = getattr(model, "labels", None)
+    if labels and len(labels) == count:
+        return list(labels)
+    return label_map(count) or [f"class {index}" for index in range(count)]
