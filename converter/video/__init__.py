@@ -6,7 +6,9 @@
 - ``flow.flow_clip(frames, method="tvl1")``: float32 (T, 224, 224, 2) TV-L1 flow / 20 in [-1, 1];
 - ``transforms.loop_pad(frames, MIN_FRAMES)``: replay clips too short for I3D's logits (T < 9);
 - ``preprocess.preprocess(data_dir)``: a whole dataset to ``rgb.npy``/``flow.npy`` files
-  (``python -m converter preprocess``).
+  (``python -m converter preprocess``);
+- ``classify``, ``features``, ``visualize``: the commands of the same names (``clips``: one decode
+  feeding both streams in bounded windows; ``streams``: which weights file plays which stream).
 
 Nothing is imported here, so importing one piece does not load OpenCV or PyAV for the others.
 """
