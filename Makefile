@@ -6,9 +6,10 @@ STAMP       := $(VENV)/.installed
 # torch first and pinned: an unpinned requirement would pull a multi-GB CUDA build.
 TORCH       ?= torch==2.13.0
 CHECKPOINTS ?= checkpoints
+CRICKET     ?= data
 OFFICIAL    := rgb_imagenet rgb_scratch flow_imagenet flow_scratch rgb_scratch_kin600
 
-.PHONY: venv convert fetch test lint parity fuzz bench clean
+.PHONY: venv convert fetch cricket test lint parity fuzz bench clean
 
 venv: $(STAMP)
 
@@ -44,9 +45,18 @@ lint: $(STAMP)
 test: $(STAMP) lint
 	$(PY) -m pytest -q -m "not slow" --benchmark-disable
 
+# Official checkpoints from `make fetch` and DeepMind's .npy sample in $(CRICKET) replace the generated
+# weights and the GIFs when present.
 parity: $(STAMP)
-	$(PY) -m pytest -q parity --benchmark-disable
-	@echo "report: parity/REPORT.md"
+	I3D_CHECKPOINTS=$(CHECKPOINTS) $(if $(wildcard $(CRICKET)/v_CricketShot_g04_c01_rgb.npy),I3D_CRICKET_DIR=$(CRICKET)) \
+	  $(PY) -m pytest -q parity --benchmark-disable
+	@echo "reports: parity/REPORT.md, parity/INVESTIGATION.md"
+
+# DeepMind's original float sample (needs a network); `make parity` then uses it instead of the GIFs.
+cricket:
+	@mkdir -p $(CRICKET)
+	for s in rgb flow; do curl -fL -o $(CRICKET)/v_CricketShot_g04_c01_$$s.npy \
+	  https://github.com/deepmind/kinetics-i3d/raw/master/data/v_CricketShot_g04_c01_$$s.npy || exit 1; done
 
 fuzz: $(STAMP)
 	$(PY) -m pytest -q -m slow tests --benchmark-disable

@@ -1,8 +1,9 @@
 """Our PyTorch I3D against DeepMind's graph in TensorFlow, endpoint by endpoint, on the same weights.
 
-Random but realistic weights (He-init convs, BN statistics measured on a clip) are written as a TF
-checkpoint under the official names and read back by TensorFlow itself; the same arrays go into our
-model through this test's own small TF-name -> PyTorch-name translation.
+Random but realistic weights (He-init convs, BN statistics measured on a clip) in our layout go out to
+the official names through the mapping engine (``engine.export`` with mappings/deepmind.toml), are
+written by TensorFlow's own ``SaveV2`` and read back by TensorFlow; our side is the real pipeline:
+``conversion.convert`` (pure reader → mapping → safetensors) and ``converter.load_model``.
 """
 
 from __future__ import annotations
@@ -12,11 +13,17 @@ import pytest
 import tensorflow as tf
 import torch
 
+from converter import load_model
+from converter.conversion import convert
+from converter.engine import export, plan
 from converter.errors import ConversionError
+from converter.mapping import load_table
 from converter.models import i3d_spec, tf_same
 from converter.models.i3d import InceptionI3d
+from converter.readers import open_source
 from parity import tf_reference
-from parity.tf_reference import TFI3D, detect_scope, variable_names
+from parity.checkpoints import save_checkpoint
+from parity.tf_reference import TFI3D, detect_scope
 
 # Relative error is max |ours - tf| / max |tf| per endpoint. Each layer alone differs from TF by ~2e-6
 # (fp32 rounding, as much as TF's own distance from a float64 run); through ~20 stacked convs of this
@@ -30,86 +37,47 @@ SMALL_SHAPES = [(1, 5, 37, 30), (1, 16, 64, 64), (1, 1, 2, 3)]
 ALL_BUT_LOGITS = i3d_spec.ENDPOINTS[:-1]
 
 
-# --- This test's own translation of official names, until the mapping engine (mappings/deepmind.toml)
-# --- can be used here instead.
-def tf_to_ours(tf_name: str, value: np.ndarray) -> tuple[str, np.ndarray]:
-    """Official variable name (no scope) and array -> our state_dict key and tensor layout."""
-    if tf_name == "Logits/Conv3d_0c_1x1/conv_3d/b":
-        return "Logits.Conv3d_0c_1x1.conv.bias", value
-    unit, group, leaf = tf_name.rsplit("/", 2)
-    if unit == "Mixed_5b/Branch_2/Conv3d_0a_3x3":  # i3d.py's typo
-        unit = "Mixed_5b/Branch_2/Conv3d_0b_3x3"
-    unit = unit.replace("/", ".")
-    if (group, leaf) == ("conv_3d", "w"):
-        return f"{unit}.conv.weight", value.transpose(4, 3, 0, 1, 2)
-    stat = {"beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var"}[leaf]
-    return f"{unit}.bn.{stat}", value.reshape(-1)
-
-
-def random_official_weights(rng: np.random.Generator, in_channels: int = 3, num_classes: int = 400) -> dict:
-    """He-initialised conv kernels (DHWIO) and offsets under the official names; stats are placeholders."""
-    shapes = i3d_spec.parameter_shapes(num_classes, in_channels)
-    weights = {}
-    for name in variable_names():
-        ours, _ = tf_to_ours(name, np.zeros((1, 1, 1, 1, 1)))
-        shape = shapes[ours]
-        if name.endswith("conv_3d/w"):
-            dhwio = (*shape[2:], shape[1], shape[0])
-            fan_in = int(np.prod(dhwio[:4]))
-            gain = 2.0 if "Logits" not in name else 1.0
-            weights[name] = rng.normal(0.0, np.sqrt(gain / fan_in), dhwio).astype(np.float32)
-        elif name.endswith("beta") or name.endswith("conv_3d/b"):
-            weights[name] = rng.normal(0.0, 0.2, shape).astype(np.float32)
+def random_state(rng: np.random.Generator, in_channels: int = 3, num_classes: int = 400) -> dict[str, np.ndarray]:
+    """He-initialised conv kernels and offsets in our layout; BN statistics are placeholders."""
+    state = {}
+    for name, shape in i3d_spec.parameter_shapes(num_classes, in_channels).items():
+        if name.endswith(".weight"):
+            gain = 1.0 if name.startswith("Logits") else 2.0
+            state[name] = rng.normal(0.0, np.sqrt(gain / np.prod(shape[1:])), shape).astype(np.float32)
+        elif name.endswith(("running_mean", "running_var")):
+            state[name] = np.full(shape, 0.0 if name.endswith("mean") else 1.0, np.float32)
         else:
-            weights[name] = np.full(shape, 0.0 if name.endswith("mean") else 1.0, np.float32)
-    return weights
+            state[name] = rng.normal(0.0, 0.2, shape).astype(np.float32)
+    return state
 
 
-def to_state_dict(weights: dict) -> dict[str, torch.Tensor]:
-    pairs = (tf_to_ours(name, value) for name, value in weights.items())
-    return {key: torch.from_numpy(np.ascontiguousarray(value)) for key, value in pairs}
-
-
-def measure_bn_stats(weights: dict, in_channels: int) -> None:
+def measure_bn_stats(state: dict[str, np.ndarray], in_channels: int) -> None:
     """Replace the placeholder BN statistics by those of a full-size clip, so activations stay O(1)."""
     model = InceptionI3d(in_channels=in_channels, bn_momentum=1.0)
-    model.load_state_dict(to_state_dict(weights), strict=True)
+    model.load_state_dict({name: torch.from_numpy(value) for name, value in state.items()}, strict=True)
     clip = np.random.default_rng(1).uniform(-1, 1, (1, in_channels, 9, 193, 193)).astype(np.float32)
     model.train()
     with torch.no_grad():
         model.endpoints(torch.from_numpy(clip), ["Mixed_5c"])
-    measured = model.state_dict()
-    for name in weights:
-        if "moving_" in name:
-            weights[name] = measured[tf_to_ours(name, weights[name])[0]].numpy().reshape(weights[name].shape)
-
-
-def save_checkpoint(prefix: str, tensors: dict[str, np.ndarray]) -> None:
-    names = sorted(tensors)
-    tf.raw_ops.SaveV2(
-        prefix=prefix,
-        tensor_names=names,
-        shape_and_slices=[""] * len(names),
-        tensors=[tf.constant(tensors[name]) for name in names],
-    )
+    for name, value in model.state_dict().items():
+        if "running_" in name:
+            state[name] = value.numpy().copy()
 
 
 def official_checkpoint(
     tmp_path_factory, scope: str, in_channels: int, stats_5d: bool, extra: dict, measure_stats: bool = False
-) -> tuple[str, InceptionI3d]:
-    """A checkpoint laid out like an official one, and our model holding the same weights."""
-    weights = random_official_weights(np.random.default_rng(0), in_channels)
+) -> tuple[str, torch.nn.Module]:
+    """A checkpoint laid out like an official one, and our model converted from it by the real pipeline."""
+    state = random_state(np.random.default_rng(0), in_channels)
     if measure_stats:
-        measure_bn_stats(weights, in_channels)
-    stored = {
-        scope + name: value.reshape(1, 1, 1, 1, -1) if stats_5d and "batch_norm" in name else value
-        for name, value in weights.items()
-    }
-    prefix = str(tmp_path_factory.mktemp("ckpt") / "model.ckpt")
-    save_checkpoint(prefix, {**stored, **extra})
-    model = InceptionI3d(in_channels=in_channels).eval()
-    model.load_state_dict(to_state_dict(weights), strict=True)
-    return prefix, model
+        measure_bn_stats(state, in_channels)
+    tensors = export(state, load_table("deepmind"), prefix=scope)
+    if stats_5d:
+        tensors = {k: v.reshape(1, 1, 1, 1, -1) if "/batch_norm/" in k else v for k, v in tensors.items()}
+    folder = tmp_path_factory.mktemp("ckpt")
+    prefix = save_checkpoint(folder / "model.ckpt", {**tensors, **extra})
+    convert(str(prefix), folder / "ours.safetensors")
+    return str(prefix), load_model(folder / "ours.safetensors")
 
 
 @pytest.fixture(scope="module")
@@ -258,25 +226,22 @@ def test_reference_scope_detection_rejects_ambiguous_checkpoints() -> None:
 
 
 def test_reference_names_a_missing_variable(tmp_path) -> None:
-    weights = random_official_weights(np.random.default_rng(0))
+    weights = export(random_state(np.random.default_rng(0)), load_table("deepmind"))
     missing = "Mixed_4c/Branch_1/Conv3d_0b_3x3/batch_norm/beta"
     del weights[missing]
-    save_checkpoint(str(tmp_path / "model.ckpt"), weights)
+    save_checkpoint(tmp_path / "model.ckpt", weights)
     with pytest.raises(ConversionError, match=f"missing variable {missing}"):
         TFI3D(tmp_path / "model.ckpt")
 
 
 def test_spec_matches_every_official_checkpoint(kinetics_dir) -> None:
-    """Every official checkpoint's model variables translate onto exactly ``parameter_shapes``."""
+    """Every official index maps onto exactly ``parameter_shapes`` through the deepmind table, nothing left over."""
     indexes = sorted((kinetics_dir / "checkpoints").glob("*/model.ckpt.index"))
-    assert indexes, f"no checkpoints under {kinetics_dir}"
+    assert len(indexes) == 5, f"expected the five official checkpoints under {kinetics_dir}"
     for index in indexes:
-        shapes = tf.train.load_checkpoint(str(index)[: -len(".index")]).get_variable_to_shape_map()
-        scope = detect_scope(shapes, str(index))
-        ours = {}
-        for name, shape in shapes.items():
-            if not name.endswith("/Momentum"):
-                key, value = tf_to_ours(name[len(scope) :], np.empty(shape, np.float32))
-                ours[key] = value.shape
-        expected = i3d_spec.parameter_shapes(**i3d_spec.infer_config(ours))
-        assert ours == expected, index
+        the_plan = plan(open_source(index), load_table("deepmind"))
+        assert the_plan.report.problems() == [], (index, the_plan.report.details())
+        names = the_plan.source.keys()
+        assert the_plan.report.prefix == detect_scope(names, str(index)), index
+        shapes = {pair.target: shape for pair, shape in the_plan.items}
+        assert shapes == i3d_spec.parameter_shapes(**the_plan.config), index
