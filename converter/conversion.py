@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from converter import __version__, sources
+from converter import __version__, exporters, sources
 from converter.engine import Plan, plan, select_table
 from converter.errors import ConversionError
 from converter.hashing import sha256_files
@@ -58,13 +58,22 @@ def convert(
     prefix: str | None = None,
     allow: Iterable[str] = (),
     force: bool = False,
+    to: str | None = None,
 ) -> Result:
-    """Convert ``source`` (path or packaged name) to ``out``; any unaccounted key fails unless allowed."""
+    """Convert ``source`` (path or packaged name) to ``out``; any unaccounted key fails unless allowed.
+
+    ``to`` names another layout to write (``converter.exporters.TARGETS``: deepmind, tfhub, piergiaj,
+    hassony2, keras) instead of our weights file (``fmt``), which carries metadata the others cannot.
+    """
     out = Path(out)
-    check_writable(out, force=force)
+    if to is None:
+        check_writable(out, force=force)
+    else:
+        exporters.check_writable(to, out, force=force)
     source_path, source_name = sources.resolve(source)
     source = open_source(source_path)
-    source_sha256 = sha256_files(source.files())  # hashes on a thread while the source is parsed
+    if to is None:  # only our weights file records the source's hash
+        source_sha256 = sha256_files(source.files())  # hashes on a thread while the source is parsed
     the_plan = (
         select_table(source, load_tables(), prefix=prefix)
         if mapping is None
@@ -74,5 +83,8 @@ def convert(
     if problems:
         details = "\n".join(the_plan.report.details())
         raise ConversionError(source_path, f"{the_plan.report.summary()}; refusing ({', '.join(problems)})\n{details}")
+    if to is not None:
+        state = {name: tensor.load() for name, tensor in the_plan.tensors().items()}
+        return Result(the_plan, exporters.export_to(to, state, the_plan.config, out, force=force))
     written = write_weights(out, the_plan.tensors(), metadata(the_plan, source_name, source_sha256()), fmt, force=force)
     return Result(the_plan, written)

@@ -7,6 +7,7 @@ tensor at a time, so memory stays at one tensor beyond what the writer holds.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ import numpy as np
 
 from converter import models
 from converter.errors import ConversionError
-from converter.mapping import Pair, Table
+from converter.mapping import Constant, Pair, Table
 from converter.ops import apply_ops, apply_shape, inverse
 from converter.readers import Source
 
@@ -31,6 +32,7 @@ class Report:
     prefix: str
     matched: list[tuple[str, str]] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
+    constant: list[str] = field(default_factory=list)  # tensors our model has no parameter for, checked
     unmatched: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     # (source key, shape it maps to, target key, shape the architecture expects); either side may be absent
@@ -41,8 +43,9 @@ class Report:
 
     def summary(self) -> str:
         prefix = f", prefix {self.prefix!r}" if self.prefix else ""
+        constant = f"{len(self.constant)} constant, " if self.constant else ""
         return (
-            f"mapping {self.table}{prefix}: {len(self.matched)} matched, {len(self.ignored)} ignored, "
+            f"mapping {self.table}{prefix}: {len(self.matched)} matched, {len(self.ignored)} ignored, {constant}"
             f"{len(self.unmatched)} unmatched, {len(self.missing)} missing, {len(self.mismatched)} mismatched"
         )
 
@@ -118,13 +121,17 @@ def plan(source: Source, table: Table, *, prefix: str | None = None) -> Plan:
     keys = source.keys()
     prefix = choose_prefix(keys, table) if prefix is None else prefix
     report = Report(table=table.name, prefix=prefix)
-    by_source = table.by_source()
+    by_source, by_constant = table.by_source(), table.by_constant()
     produced: dict[str, tuple[Pair, tuple[int, ...]]] = {}
+    constants: list[tuple[str, Constant]] = []
     for key in keys:
         local = key[len(prefix) :] if key.startswith(prefix) else None
         pair = by_source.get(local) if local is not None else None
         if pair is None:
-            if table.is_ignored(key) or (local is not None and table.is_ignored(local)):
+            if local in by_constant:
+                report.constant.append(key)
+                constants.append((key, by_constant[local]))
+            elif table.is_ignored(key) or (local is not None and table.is_ignored(local)):
                 report.ignored.append(key)
             else:
                 report.unmatched.append(key)
@@ -151,11 +158,35 @@ def plan(source: Source, table: Table, *, prefix: str | None = None) -> Plan:
         else:
             items.append((pair, shape))
     report.missing.extend(t for t in expected if t not in produced)
+    for key, constant in constants:
+        _check_constant(source, report, key, constant, expected)
     return Plan(source, table, report, config, items)
 
 
+def _check_constant(
+    source: Source, report: Report, key: str, constant: Constant, expected: dict[str, tuple[int, ...]]
+) -> None:
+    """A checked constant must have its parameter's size and hold ``value`` everywhere: we cannot hold it."""
+    if not constant.check:
+        return
+    shape = source.shape(key)
+    size = math.prod(expected.get(constant.like, shape)) if constant.like else math.prod(constant.shape or ())
+    if math.prod(shape) != size:
+        report.mismatched.append((key, shape, constant.like or key, expected.get(constant.like or "")))
+        return
+    values = np.asarray(source.read(key))
+    if not np.all(values == constant.value):
+        wrong = values[values != constant.value].reshape(-1)
+        raise PlanError(
+            report,
+            source.path,
+            f"{key}: must be {constant.value} everywhere to convert (the model has no such parameter), "
+            f"but {wrong.size} of {values.size} values differ, e.g. {wrong[0]!r}",
+        )
+
+
 class PlanError(ConversionError):
-    """A plan whose report could not even settle the architecture; carries the report."""
+    """A plan that cannot go ahead (architecture unsettled, or a value the model cannot hold); carries the report."""
 
     def __init__(self, report: Report, path: Path, reason: str) -> None:
         self.report = report
@@ -180,7 +211,7 @@ def select_table(source: Source, tables: Iterable[Table], *, prefix: str | None 
     if not candidates:
         raise ConversionError(source.path, f"no mapping table reads the {source.format} format")
     best = max(plans, key=lambda p: len(p.report.matched), default=None)
-    detail = f"; closest: {best.report.summary()}" if best else f" ({'; '.join(failures)})"
+    detail = (f"; closest: {best.report.summary()}" if best else "") + "".join(f"; {f}" for f in failures)
     raise ConversionError(source.path, f"no mapping accounts for every key{detail} (see `inspect`)")
 
 
@@ -188,6 +219,8 @@ def export(state: Mapping[str, np.ndarray], table: Table, *, prefix: str = "") -
     """Our parameter names back to ``table``'s source names, through each rule's inverse ops.
 
     Strict like ``plan``: a parameter no rule covers, or a rule with no parameter, is an error.
+    The table's constants are written too (a BatchNorm gamma of ones, a zero counter), and the result
+    follows the table's ``order`` where it has one.
     """
     by_target = table.by_target()
     unknown = sorted(set(state) - set(by_target))
@@ -198,7 +231,18 @@ def export(state: Mapping[str, np.ndarray], table: Table, *, prefix: str = "") -
             f"mapping {table.name} cannot export: {len(unknown)} parameter(s) without a rule {unknown[:3]}, "
             f"{len(missing)} rule(s) without a parameter {missing[:3]}",
         )
-    return {
+    out = {
         prefix + pair.source: apply_ops(inverse(pair.ops), np.asarray(state[target]))
         for target, pair in by_target.items()
     }
+    for constant in table.constants:
+        like = out[prefix + by_target[constant.like].source] if constant.like else None
+        out[prefix + constant.source] = constant.make(like)
+    if table.order:
+        rank = {group: index for index, group in enumerate(table.order)}
+
+        def position(key: str) -> int:
+            return min((rank[g] for g in table.order if key.startswith(prefix + g)), default=len(rank))
+
+        out = dict(sorted(out.items(), key=lambda item: position(item[0])))
+    return out

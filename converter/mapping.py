@@ -4,6 +4,12 @@ A table's rules are templates over placeholders; loading a table expands them in
 one-to-one list of ``(source key, target key, ops)``. Matching a checkpoint is then an exact
 look-up, never an ordered chain of regexes: a key that two rules produce, or two keys that land on
 one target, is an error in the table itself. The same pairs run backwards for export.
+
+A ``[[constant]]`` names a source tensor our model has no parameter for (a PyTorch BatchNorm's
+gamma, its ``num_batches_tracked`` counter): reading either requires it to hold ``value`` everywhere
+(anything else cannot be represented) or drops it (``read = "any"``); export writes ``value``.
+An ``order`` lists source-key prefixes in the order export must write them, for layouts that are
+loaded by position (Keras HDF5).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import tomllib
 
 from converter.errors import ConversionError
@@ -40,6 +47,24 @@ class Pair:
 
 
 @dataclass(frozen=True)
+class Constant:
+    """A source tensor with no parameter of ours: it may only hold ``value`` (``check``) or carries nothing."""
+
+    source: str
+    value: float
+    check: bool
+    like: str | None  # our parameter whose exported shape and dtype it takes
+    shape: tuple[int, ...] | None  # otherwise a fixed shape and dtype
+    dtype: str
+
+    def make(self, like: np.ndarray | None = None) -> np.ndarray:
+        """The tensor export writes."""
+        if like is not None:
+            return np.full(like.shape, self.value, dtype=like.dtype)
+        return np.full(self.shape or (), self.value, dtype=self.dtype)
+
+
+@dataclass(frozen=True)
 class Table:
     name: str
     description: str
@@ -50,12 +75,17 @@ class Table:
     pairs: tuple[Pair, ...]
     path: Path
     sha256: str
+    constants: tuple[Constant, ...] = ()
+    order: tuple[str, ...] = ()  # source-key prefixes (ending in the separator), in export order
 
     def by_source(self) -> dict[str, Pair]:
         return {pair.source: pair for pair in self.pairs}
 
     def by_target(self) -> dict[str, Pair]:
         return {pair.target: pair for pair in self.pairs}
+
+    def by_constant(self) -> dict[str, Constant]:
+        return {constant.source: constant for constant in self.constants}
 
     def is_ignored(self, key: str) -> bool:
         return any(fnmatch.fnmatchcase(key, pattern) for pattern in self.ignore)
@@ -100,6 +130,20 @@ def _build(data: dict[str, Any], path: Path, sha256: str) -> Table:
         for source, target in _expand(rule["source"], rule["target"], placeholders, separator, where):
             pairs.append(Pair(_rename(source, renames), target, ops))
     _check_one_to_one(pairs)
+    constants = [
+        constant
+        for index, spec in enumerate(data.get("constant", []))
+        for constant in _constants(spec, placeholders, renames, separator, f"constant {index + 1}")
+    ]
+    _check_constants(constants, pairs)
+    order = [
+        f"{prefix}{separator}"
+        for template in data.get("order", [])
+        for prefix, _ in _expand(template, "", placeholders, separator, "order")
+    ]
+    unused = [prefix for prefix in order if not any(pair.source.startswith(prefix) for pair in pairs)]
+    if unused:
+        raise ValueError(f"order: {len(unused)} entries name no rule's source, e.g. {unused[0]!r}")
     return Table(
         name=data["name"],
         description=data.get("description", ""),
@@ -110,6 +154,8 @@ def _build(data: dict[str, Any], path: Path, sha256: str) -> Table:
         pairs=tuple(pairs),
         path=path,
         sha256=sha256,
+        constants=tuple(constants),
+        order=tuple(order),
     )
 
 
@@ -142,6 +188,44 @@ def _expand(
         else:
             out.append((src, tgt))
     return out
+
+
+def _constants(
+    spec: dict[str, Any],
+    placeholders: dict[str, list[tuple[str, str]]],
+    renames: dict[str, str],
+    separator: str,
+    where: str,
+) -> list[Constant]:
+    """``{source, value, like}`` or ``{source, value, shape, dtype}``; ``read`` is "require" (default) or "any"."""
+    where = f"{where} ({spec.get('source')!r})"
+    read = spec.get("read", "require")
+    if read not in ("require", "any"):
+        raise ValueError(f"{where}: read must be 'require' or 'any', not {read!r}")
+    like = spec.get("like")
+    if (like is None) == ("shape" not in spec):
+        raise ValueError(f"{where}: give either 'like' (one of our parameters) or 'shape'")
+    value = spec["value"]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{where}: value must be a number, not {value!r}")
+    dtype = np.dtype(spec.get("dtype", "float32")).name
+    shape = None if like is not None else tuple(int(d) for d in spec["shape"])
+    return [
+        Constant(_rename(source, renames), value, read == "require", target if like else None, shape, dtype)
+        for source, target in _expand(spec["source"], like or "", placeholders, separator, where)
+    ]
+
+
+def _check_constants(constants: list[Constant], pairs: list[Pair]) -> None:
+    sources = {pair.source for pair in pairs}
+    targets = {pair.target for pair in pairs}
+    seen: set[str] = set()
+    for constant in constants:
+        if constant.source in sources or constant.source in seen:
+            raise ValueError(f"constant {constant.source!r} is also produced by a rule or another constant")
+        if constant.like is not None and constant.like not in targets:
+            raise ValueError(f"constant {constant.source!r}: like {constant.like!r} is no rule's target")
+        seen.add(constant.source)
 
 
 def _rename(source: str, renames: dict[str, str]) -> str:

@@ -1,4 +1,4 @@
-"""``convert SRC``: one checkpoint to a PyTorch weights file."""
+"""``convert SRC``: one checkpoint to a PyTorch weights file, or (``--to``) to another layout."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from converter.engine import PROBLEM_KINDS
+from converter.exporters import TARGETS, target
 from converter.writers import FORMATS
 
 
@@ -21,15 +22,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mapping", help="mapping table name or .toml path (default: the one table that fits)")
     p.add_argument("--out", type=Path, help="output file (default: SRC's name with the format's suffix, here)")
     p.add_argument("--format", dest="fmt", choices=FORMATS, default="safetensors", help="output format")
+    p.add_argument(
+        "--to",
+        choices=TARGETS,
+        help="write another layout instead of our weights file: deepmind (TF checkpoint, official names; "
+        "--out is its prefix), tfhub (TF2 SavedModel directory), piergiaj / hassony2 (their PyTorch "
+        "state_dicts), keras (keras-kinetics-i3d HDF5)",
+    )
     p.add_argument("--prefix", help="source scope to read, e.g. 'RGB/inception_i3d/' (default: detected)")
     p.add_argument("--allow", action="append", choices=PROBLEM_KINDS, default=[], help="relax one check (repeatable)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output")
     p.set_defaults(func=run)
 
 
-def default_out(source: str, fmt: str) -> Path:
+def default_out(source: str, fmt: str, to: str | None = None) -> Path:
     path = Path(source)
     stem = path.parent.name if path.name.startswith(("model.ckpt", "variables")) else path.name.split(".")[0]
+    if to is not None:
+        return Path(f"{stem or 'weights'}{target(to).suffix}")
     return Path(f"{stem or 'weights'}.{fmt}")
 
 
@@ -37,9 +47,16 @@ def run(args: argparse.Namespace) -> int:
     from converter.conversion import convert
 
     start = time.perf_counter()
-    out = args.out or default_out(args.source, args.fmt)
+    out = args.out or default_out(args.source, args.fmt, args.to)
     result = convert(
-        args.source, out, mapping=args.mapping, fmt=args.fmt, prefix=args.prefix, allow=args.allow, force=args.force
+        args.source,
+        out,
+        mapping=args.mapping,
+        fmt=args.fmt,
+        prefix=args.prefix,
+        allow=args.allow,
+        force=args.force,
+        to=args.to,
     )
     report, plan = result.plan.report, result.plan
     seen = len(report.matched) + len(report.ignored) + len(report.unmatched)
@@ -49,8 +66,9 @@ def run(args: argparse.Namespace) -> int:
         print(line)
     config = ", ".join(f"{k}={v}" for k, v in sorted(plan.config.items()))
     written, seconds = result.written, time.perf_counter() - start
+    layout = f"{args.to} layout, " if args.to else ""
     print(
-        f"wrote {written.path} ({plan.table.architecture}: {config}; {len(plan.items)} tensors, "
+        f"wrote {written.path} ({layout}{plan.table.architecture}: {config}; {len(plan.items)} tensors, "
         f"{written.size / 1e6:.1f} MB, sha256 {written.sha256[:16]}…) in {seconds:.2f} s"
     )
     return 0

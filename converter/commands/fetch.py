@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-
 NAMES = ("rgb_imagenet", "rgb_scratch", "flow_imagenet", "flow_scratch", "rgb_scratch_kin600")
 
 

@@ -16,9 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "centre crop 224, RGB x/127.5-1, TV-L1 flow clipped to +-20 and divided by 20. Clips shorter than "
         "--min-frames are looped. Finished clips are skipped: rerunning resumes an interrupted run.",
     )
-    p.add_argument(
-        "data", type=Path, metavar="DATA", help="folder holding classes.txt and videos/ or images/"
-    )
+    p.add_argument("data", type=Path, metavar="DATA", help="folder holding classes.txt and videos/ or images/")
     p.add_argument("--output", type=Path, help="write <kind>/pre-processed/ here instead of under DATA")
     p.add_argument("--fps", type=float, default=25.0, help="sample rate in frames/s; 0 keeps every frame")
     p.add_argument("--folder-fps", type=float, default=25.0, help="frame rate of image folders")
@@ -29,9 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="tvl1 is the I3D recipe; dis and farneback are much faster but NOT the recipe",
     )
     p.add_argument("--dtype", choices=("float32", "float16"), default="float32", help="output dtype")
-    p.add_argument(
-        "--min-frames", type=int, default=9, help="loop shorter clips to this length (I3D needs 9)"
-    )
+    p.add_argument("--min-frames", type=int, default=9, help="loop shorter clips to this length (I3D needs 9)")
     p.add_argument("--max-frames", type=int, help="keep only the first N sampled frames of each clip")
     split = p.add_mutually_exclusive_group()
     split.add_argument("--val-ratio", type=float, default=0.2, help="share of each class sent to val")

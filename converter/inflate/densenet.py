@@ -65,10 +65,7 @@ class DenseLayer(nn.Module):
 class DenseBlock(nn.ModuleDict):
     def __init__(self, layers: int, in_channels: int, growth_rate: int) -> None:
         super().__init__(
-            {
-                f"denselayer{i + 1}": DenseLayer(in_channels + i * growth_rate, growth_rate)
-                for i in range(layers)
-            }
+            {f"denselayer{i + 1}": DenseLayer(in_channels + i * growth_rate, growth_rate) for i in range(layers)}
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -21,9 +21,7 @@ BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 class Bottleneck(nn.Module):
     expansion = 4
 
-    def __init__(
-        self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None
-    ) -> None:
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
@@ -46,9 +44,7 @@ def _stage(inplanes: int, planes: int, blocks: int, stride: int) -> nn.Sequentia
     outplanes = planes * Bottleneck.expansion
     downsample = None
     if stride != 1 or inplanes != outplanes:
-        downsample = nn.Sequential(
-            nn.Conv2d(inplanes, outplanes, 1, stride, bias=False), nn.BatchNorm2d(outplanes)
-        )
+        downsample = nn.Sequential(nn.Conv2d(inplanes, outplanes, 1, stride, bias=False), nn.BatchNorm2d(outplanes))
     layers = [Bottleneck(inplanes, planes, stride, downsample)]
     layers += [Bottleneck(outplanes, planes) for _ in range(blocks - 1)]
     return nn.Sequential(*layers)

@@ -30,9 +30,14 @@ class Source(Protocol):
 
 
 # format name -> module; each module has ``sniff(path) -> bool`` and ``open(path) -> Source``.
+# A legacy torch file is a pickle too, so its more specific sniff comes before the Flax pickle's.
 READERS: dict[str, str] = {
     "tf-checkpoint": "converter.readers.tf_checkpoint",
+    "torch-state-dict": "converter.readers.torch_state_dict",
     "flax-pickle": "converter.readers.flax_pickle",
+    "safetensors": "converter.readers.safetensors_file",
+    "keras-h5": "converter.readers.keras_h5",
+    "tf-savedmodel": "converter.readers.savedmodel",
 }
 
 

@@ -113,9 +113,7 @@ def _same_size(path: Path, frames: Iterator[_Timed]) -> Iterator[_Timed]:
         shape = item[2].shape
         first = shape if first is None else first
         if shape != first:
-            raise ConversionError(
-                path, f"frame {index} is {shape[1]}x{shape[0]}, the first was {first[1]}x{first[0]}"
-            )
+            raise ConversionError(path, f"frame {index} is {shape[1]}x{shape[0]}, the first was {first[1]}x{first[0]}")
         yield item
 
 

@@ -215,9 +215,7 @@ def split_from_file(items: list[Item], path: Path) -> list[Item]:
             continue
         split, _, key = line.strip().partition(" ")
         if split not in SPLITS or "/" not in key:
-            raise ConversionError(
-                f"{path}:{number}", f"expected '<{'|'.join(SPLITS)}> <class>/<name>', got {line!r}"
-            )
+            raise ConversionError(f"{path}:{number}", f"expected '<{'|'.join(SPLITS)}> <class>/<name>', got {line!r}")
         given[key.strip()] = split
     keys = {item.key for item in items}
     missing = [item.key for item in items if item.key not in given]

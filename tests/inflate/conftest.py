@@ -1,9 +1,12 @@
-"""Shared helpers: 2D networks with non-trivial weights, and the 2D-vs-3D error measure."""
+"""Shared helpers: 2D networks with non-trivial weights (a TF-slim checkpoint, a torchvision GoogLeNet), and
+the 2D-vs-3D error measure."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -36,3 +39,30 @@ def nontrivial() -> Callable[..., nn.Module]:
 @pytest.fixture(scope="session")
 def relative_error() -> Callable[[torch.Tensor, torch.Tensor], float]:
     return _relative_error
+
+
+@pytest.fixture(scope="session")
+def slim_checkpoint(tmp_path_factory) -> tuple[Path, dict[str, np.ndarray]]:
+    """A random TF-slim InceptionV1 checkpoint written by TensorFlow itself (with a global_step), and its
+    variables as TensorFlow's own reader reads them back."""
+    import tensorflow as tf
+    from inception2d import random_slim_variables
+
+    variables = random_slim_variables(seed=3)
+    tensors = {**variables, "global_step": np.array(12345, np.int64)}
+    prefix = tmp_path_factory.mktemp("slim") / "inception_v1.ckpt"
+    names = sorted(tensors)
+    tf.raw_ops.SaveV2(
+        prefix=str(prefix), tensor_names=names, shape_and_slices=[""] * len(names), tensors=[tensors[n] for n in names]
+    )
+    reader = tf.train.load_checkpoint(str(prefix))
+    return prefix, {name: reader.get_tensor(name) for name in variables}
+
+
+@pytest.fixture(scope="session")
+def googlenet() -> nn.Module:
+    """torchvision's GoogLeNet (aux heads included) with random gammas, offsets and statistics."""
+    from inception2d import GoogLeNet
+
+    torch.manual_seed(4)
+    return _nontrivial(GoogLeNet(), seed=4)

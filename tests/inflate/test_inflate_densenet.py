@@ -75,12 +75,8 @@ def test_legacy_names_load_like_current_ones(nontrivial) -> None:
 
 def test_a_key_under_both_names_is_refused() -> None:
     state = DenseNet(121).state_dict()
-    state["features.denseblock1.denselayer2.conv.1.weight"] = state[
-        "features.denseblock1.denselayer2.conv1.weight"
-    ]
-    with pytest.raises(
-        ConversionError, match=r"^x\.pth: 'features\.denseblock1\.denselayer2\.conv1\.weight'"
-    ):
+    state["features.denseblock1.denselayer2.conv.1.weight"] = state["features.denseblock1.denselayer2.conv1.weight"]
+    with pytest.raises(ConversionError, match=r"^x\.pth: 'features\.denseblock1\.denselayer2\.conv1\.weight'"):
         DenseNet3d(121).load_2d(state, source="x.pth")
 
 

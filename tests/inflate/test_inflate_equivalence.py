@@ -73,14 +73,10 @@ def test_mean_init_with_zero_padding_is_exact_on_interior_frames(network, relati
 
 @pytest.mark.parametrize("name", ["resnet50", "densenet121"])
 @pytest.mark.parametrize("init,mode", [("center", "zeros"), ("mean", "replicate")])
-def test_i3d_style_3x3x3_blocks_and_time_stride_stay_exact(
-    name, init, mode, nontrivial, relative_error
-) -> None:
+def test_i3d_style_3x3x3_blocks_and_time_stride_stay_exact(name, init, mode, nontrivial, relative_error) -> None:
     cls2d, cls3d, size = NETWORKS[name]
     model2d = nontrivial(cls2d(size, num_classes=5))
-    model3d = cls3d(
-        size, num_classes=5, time_kernel=5, time_stride=2, block_time_kernel=3, time_padding_mode=mode
-    )
+    model3d = cls3d(size, num_classes=5, time_kernel=5, time_stride=2, block_time_kernel=3, time_padding_mode=mode)
     model3d.load_2d(model2d.state_dict(), init)
     image = torch.randn(1, 3, 64, 64)
     with torch.no_grad():

@@ -70,9 +70,7 @@ def test_inflate_kernel_refuses_unknown_init() -> None:
         inflate_kernel(torch.ones(2, 2, 3, 3), 3, "zeros")
 
 
-@pytest.mark.parametrize(
-    "init,plan", [("center", time_plan), ("mean", replicate_plan), ("center", replicate_plan)]
-)
+@pytest.mark.parametrize("init,plan", [("center", time_plan), ("mean", replicate_plan), ("center", replicate_plan)])
 def test_generic_inflation_matches_2d_on_a_still_clip(init, plan, nontrivial, relative_error) -> None:
     torch.manual_seed(0)
     model2d = nontrivial(Tiny())

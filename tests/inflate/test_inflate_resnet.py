@@ -23,9 +23,7 @@ def test_2d_network_has_torchvision_size(depth: int) -> None:
     with torch.device("meta"):
         model = ResNet(depth)
     assert sum(p.numel() for p in model.parameters()) == TORCHVISION_PARAMS[depth]
-    assert "layer1.0.downsample.0.weight" in shapes(model) and "layer1.1.downsample.0.weight" not in shapes(
-        model
-    )
+    assert "layer1.0.downsample.0.weight" in shapes(model) and "layer1.1.downsample.0.weight" not in shapes(model)
 
 
 @pytest.mark.parametrize("depth", sorted(TORCHVISION_PARAMS))

@@ -34,9 +34,7 @@ def test_a_25_fps_video_sampled_at_25_fps_keeps_every_frame(tmp_path, write_vide
 
 
 @pytest.mark.parametrize(("source_fps", "count", "target_fps"), [(30, 12, 25), (10, 4, 25), (25, 6, 12.5)])
-def test_resampling_holds_the_frame_on_screen_at_each_output_time(
-    tmp_path, write_video, source_fps, count, target_fps
-):
+def test_resampling_holds_the_frame_on_screen_at_each_output_time(tmp_path, write_video, source_fps, count, target_fps):
     path = write_video(tmp_path / "a.mp4", levels(count), fps=source_fps)
     got = [source_index(f) for f in iter_frames(path, fps=target_fps)]
     ratio = Fraction(source_fps) / Fraction(target_fps)  # output k, at k / target s, shows source k * ratio
@@ -130,9 +128,7 @@ def test_a_broken_image_in_a_folder_is_named(tmp_path, write_folder):
 
 
 def test_frames_of_another_size_are_refused(tmp_path, write_folder):
-    folder = write_folder(
-        tmp_path / "series", [np.zeros((10, 12, 3), np.uint8), np.zeros((10, 14, 3), np.uint8)]
-    )
+    folder = write_folder(tmp_path / "series", [np.zeros((10, 12, 3), np.uint8), np.zeros((10, 14, 3), np.uint8)])
     with pytest.raises(ConversionError, match="frame 1 is 14x10, the first was 12x10"):
         list(iter_frames(folder))
 

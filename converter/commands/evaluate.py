@@ -1,0 +1,63 @@
+"""``evaluate``: top-1/top-5, loss and confusion matrix of fine-tuned weights on a pre-processed split."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="score fine-tuned I3D weights on a split of pre-processed clips",
+        description="Score fine-tuned weights (one RGB and/or one flow file from `finetune`; two are fused by "
+        "summing logits) on DATA/SPLIT/<class>/<clip>/ with centre crops, and print top-1, top-5, loss and the "
+        "confusion matrix. Runs under torchrun too (each process scores a share of the clips).",
+    )
+    p.add_argument("--data", type=Path, required=True, help="pre-processed root holding <split>/<class>/<clip>/")
+    p.add_argument("--split", default="val", help="split folder to score (default val)")
+    p.add_argument("--weights", type=Path, nargs="+", required=True, help="fine-tuned RGB and/or flow weights")
+    p.add_argument("--clip-frames", type=int, default=64, help="centre frames per clip (short clips looped)")
+    p.add_argument("--crop", type=int, default=224, help="centre crop size")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--json", type=Path, help="also write the scores and confusion matrix here")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from converter.finetune import distributed
+    from converter.finetune.data import ClipDataset, check_clip_size, find_clips
+    from converter.finetune.evaluate import eval_loader, evaluate
+    from converter.finetune.model import load_finetuned
+
+    check_clip_size(args.clip_frames, args.crop)
+    model, labels = load_finetuned(args.weights)
+    streams = tuple(model.streams)
+    clips = find_clips(args.data, args.split, labels, streams, crop=args.crop, every_class=False)
+    context = distributed.start(args.device)
+    try:
+        dataset = ClipDataset(clips, streams, args.clip_frames, args.crop, train=False)
+        loader = eval_loader(dataset, context, args.batch_size, args.workers)
+        tally = evaluate(model.to(context.device), loader, len(labels), context, amp=context.device.type == "cuda")
+    finally:
+        distributed.stop(context)
+    if not context.main:
+        return 0
+    scores = tally.scores()
+    print(
+        f"{args.split}: {scores['clips']} clips, {'+'.join(streams)}: top-1 {scores['top1']:.4f} "
+        f"top-5 {scores['top5']:.4f} loss {scores['loss']:.4f}"
+    )
+    width = max(len(label) for label in labels)
+    corner = "true \\ predicted"
+    print(f"{corner:>{width}}  " + " ".join(f"{i:>5}" for i in range(len(labels))))
+    for i, (label, row) in enumerate(zip(labels, tally.confusion.tolist(), strict=True)):
+        print(f"{label:>{width}}  " + " ".join(f"{n:>5}" for n in row) + f"   ({i})")
+    if args.json:
+        report = {"split": args.split, "streams": list(streams), "labels": labels, **scores}
+        report["confusion"] = tally.confusion.tolist()
+        args.json.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    return 0

@@ -1,0 +1,50 @@
+"""``predict``: the most likely classes of one video under fine-tuned I3D weights."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="classify one video (or frames folder, or pre-processed clip) with fine-tuned weights",
+        description="Decode CLIP with the I3D recipe (25 fps, short side 256, centre crop 224; flow by "
+        "--flow-method) or read a pre-processed clip folder, run the fine-tuned RGB and/or flow weights "
+        "(two are fused by summing logits) and print the top classes with their softmax probabilities.",
+    )
+    p.add_argument("clip", type=Path, metavar="CLIP", help="video file, frames folder, or folder with rgb/flow.npy")
+    p.add_argument("--weights", type=Path, nargs="+", required=True, help="fine-tuned RGB and/or flow weights")
+    p.add_argument("--top", type=int, default=5, help="how many classes to print")
+    p.add_argument("--clip-frames", type=int, default=0, help="score the centre N frames (0: the whole clip)")
+    p.add_argument("--fps", type=float, default=25.0, help="sample rate; 0 keeps every frame")
+    p.add_argument("--flow-method", choices=("tvl1", "dis", "farneback"), default="tvl1", help="tvl1 is the recipe")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from converter.errors import ConversionError
+    from converter.finetune.model import load_finetuned
+    from converter.finetune.predict import clip_arrays, predict
+    from converter.video.transforms import MIN_FRAMES
+
+    if args.clip_frames and args.clip_frames < MIN_FRAMES:
+        raise ConversionError(None, f"--clip-frames {args.clip_frames}: I3D needs at least {MIN_FRAMES}")
+    model, labels = load_finetuned(args.weights)
+    if torch.cuda.is_available():
+        model.cuda()
+    arrays = clip_arrays(args.clip, tuple(model.streams), fps=args.fps or None, flow_method=args.flow_method)
+    probabilities = predict(model, arrays, args.clip_frames)
+    top = probabilities.topk(min(args.top, len(labels)))
+    ranked = [(labels[i], p) for p, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)]
+    if args.json:
+        print(json.dumps({"clip": str(args.clip), "top": [{"label": n, "probability": p} for n, p in ranked]}))
+    else:
+        for name, probability in ranked:
+            print(f"{probability:8.4f}  {name}")
+    return 0
