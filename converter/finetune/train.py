@@ -152,7 +152,9 @@ class _Run:
         self.history: list[dict[str, Any]] = list(state.get("history", []))
         self.best: tuple[float, float] = tuple(state.get("best", (-1.0, math.inf)))
         epoch, micro, step = state.get("epoch", 0), state.get("micro", 0), state.get("step", 0)
-        if state:
+        if state and epoch >= config.epochs:
+            self.log(f"{config.out / LAST}: all {config.epochs} epochs are done")
+        elif state:
             self.log(f"resuming {config.out / LAST}: epoch {epoch + 1}, {micro} batches in, step {step}")
         partial = state.get("partial")
         while epoch < config.epochs:
