@@ -123,7 +123,7 @@ def _write_safetensors(tmp: Path, tensors: Mapping[str, Any], metadata: Mapping[
                 array = np.require(_numpy(tensors[name]), requirements="C")  # keeps 0-d arrays 0-d
                 if list(array.shape) != header[name]["shape"]:
                     raise ValueError(f"tensor {name!r} loaded as {list(array.shape)}, declared {header[name]['shape']}")
-                data = memoryview(array).cast("B")
+                data = memoryview(array.reshape(-1).view(np.uint8))
                 f.write(data)
                 digest.update(data)
                 if hasattr(tensors[name], "release"):

