@@ -7,7 +7,20 @@ from pathlib import Path
 
 import pytest
 
+from converter.hashing import CACHE_ENV
 from converter.reference_data import ENV_VAR, HOW_TO_GET, reference_dir
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_hash_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Tests (and the commands they start) remember source digests in their own folder, not the user's."""
+    before = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(tmp_path_factory.mktemp("hash-cache"))
+    yield
+    if before is None:
+        del os.environ[CACHE_ENV]
+    else:
+        os.environ[CACHE_ENV] = before
 
 
 @pytest.fixture(scope="session")

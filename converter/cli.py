@@ -1,8 +1,9 @@
 """Command line: one sub-command per module in ``converter.commands``.
 
 Each command module defines ``register(subparsers)``, which adds its parser and sets
-``func`` to the function that runs it. Command modules import their heavy dependencies
-(torch, TensorFlow, OpenCV) inside that function, so ``--help`` and ``convert`` stay fast.
+``func`` to the function that runs it. Only the command being run is imported (all of them
+for the top-level ``--help``), and command modules import their heavy dependencies (torch,
+TensorFlow, OpenCV) inside that function, so ``convert`` starts on numpy alone.
 """
 
 from __future__ import annotations
@@ -30,20 +31,23 @@ COMMANDS = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser for ``command`` alone, or for every command when it is None (or not one)."""
     parser = argparse.ArgumentParser(
         prog="python -m converter",
         description="Convert I3D checkpoints from TensorFlow (and other layouts) to PyTorch, exactly.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
+    for name in (command,) if command in COMMANDS else COMMANDS:
         importlib.import_module(f"converter.commands.{name}").register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    args = build_parser(command).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except ConversionError as err:

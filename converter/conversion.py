@@ -10,11 +10,11 @@ from pathlib import Path
 from converter import __version__, exporters, sources
 from converter.engine import Plan, plan, select_table
 from converter.errors import ConversionError
-from converter.hashing import sha256_files
+from converter.hashing import source_sha256
 from converter.mapping import load_table, load_tables
 from converter.readers import open_source
 from converter.reference_data import label_map
-from converter.writers import Written, check_writable, write_weights
+from converter.writers import Later, Written, check_writable, write_weights
 
 STREAMS = {3: "rgb", 2: "flow"}
 
@@ -25,10 +25,10 @@ class Result:
     written: Written
 
 
-def metadata(plan: Plan, source_name: str, source_sha256: str) -> dict[str, str]:
+def metadata(plan: Plan, source_name: str, source_sha256: str | Later) -> dict[str, str | Later]:
     """What a weights file says about itself: enough to rebuild the model and trace its origin."""
     config = plan.config
-    meta = {
+    meta: dict[str, str | Later] = {
         "format": "i3d-converter/1",
         "architecture": plan.table.architecture,
         "config": json.dumps(config, sort_keys=True),
@@ -73,7 +73,7 @@ def convert(
     source_path, source_name = sources.resolve(source)
     source = open_source(source_path)
     if to is None:  # only our weights file records the source's hash
-        source_sha256 = sha256_files(source.files())  # hashes on a thread while the source is parsed
+        digest = Later(64, source_sha256(source.files()))  # hashed while the source is parsed and written
     the_plan = (
         select_table(source, load_tables(), prefix=prefix)
         if mapping is None
@@ -86,5 +86,5 @@ def convert(
     if to is not None:
         state = {name: tensor.load() for name, tensor in the_plan.tensors().items()}
         return Result(the_plan, exporters.export_to(to, state, the_plan.config, out, force=force))
-    written = write_weights(out, the_plan.tensors(), metadata(the_plan, source_name, source_sha256()), fmt, force=force)
+    written = write_weights(out, the_plan.tensors(), metadata(the_plan, source_name, digest), fmt, force=force)
     return Result(the_plan, written)

@@ -2,7 +2,9 @@
 
 Writes are atomic: data goes to a temporary file beside the output, which is renamed over the
 target only when complete, so a failed conversion leaves nothing behind. The safetensors writer
-pulls one tensor at a time from deferred sources, so converting never holds the model twice.
+pulls one tensor at a time from deferred sources, so converting never holds the model twice, and
+does not wait for metadata still being computed (the source's sha256): its width is reserved in the
+header, which is rewritten once the data is down.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from converter.errors import ConversionError
-from converter.hashing import StreamingSha256, sha256_files
+from converter.hashing import sha256_files
 
 FORMATS = ("safetensors", "pt")
 CHECKSUMS = "SHA256SUMS"
@@ -32,8 +34,31 @@ _SAFETENSORS_DTYPES = {
 @dataclass(frozen=True)
 class Written:
     path: Path
-    sha256: str
+    sha256: str | None  # None when nothing asked for it (no SHA256SUMS beside the file, digest=False)
     size: int
+
+    def sha256_note(self, chars: int = 64) -> str:
+        """``", sha256 <hex>"`` for messages, or nothing when the digest was not computed."""
+        if self.sha256 is None:
+            return ""
+        return f", sha256 {self.sha256[:chars]}" + ("…" if chars < len(self.sha256) else "")
+
+
+@dataclass(frozen=True)
+class Later:
+    """A metadata value of known width computed while the data is written (a hash on another thread)."""
+
+    width: int
+    value: Callable[[], str]
+
+    def get(self) -> str:
+        value = self.value()
+        if len(value) != self.width or json.dumps(value) != f'"{value}"':
+            raise ValueError(f"metadata value {value!r} is not {self.width} plain characters as reserved")
+        return value
+
+
+Metadata = Mapping[str, "str | Later"]
 
 
 def check_writable(path: Path, *, force: bool) -> None:
@@ -47,21 +72,30 @@ def check_writable(path: Path, *, force: bool) -> None:
 def write_weights(
     path: str | os.PathLike[str],
     tensors: Mapping[str, Any],
-    metadata: Mapping[str, str],
+    metadata: Metadata,
     fmt: str = "safetensors",
     *,
     force: bool = False,
+    digest: bool | None = None,
 ) -> Written:
-    """Write ``tensors`` (arrays, torch tensors, or objects with ``shape``/``dtype``/``load()``) atomically."""
+    """Write ``tensors`` (arrays, torch tensors, or objects with ``shape``/``dtype``/``load()``) atomically.
+
+    The file's sha256 costs as much as the rest of a conversion here, so it is computed only when
+    ``digest`` is true or, by default, when a ``SHA256SUMS`` beside the output is to be kept current.
+    """
     path = Path(path)
     if fmt not in FORMATS:
         raise ConversionError(path, f"unknown output format {fmt!r} (known: {', '.join(FORMATS)})")
     check_writable(path, force=force)
+    if digest is None:
+        digest = (path.parent / CHECKSUMS).is_file()
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        digest = (
-            _write_safetensors(tmp, tensors, metadata) if fmt == "safetensors" else _write_pt(tmp, tensors, metadata)
-        )
+        if fmt == "safetensors":
+            _write_safetensors(tmp, tensors, metadata)
+        else:
+            _write_pt(tmp, tensors, {key: _now(value) for key, value in metadata.items()})
+        sha256 = sha256_files([tmp])() if digest else None
         os.replace(tmp, path)
     except ValueError as err:
         tmp.unlink(missing_ok=True)
@@ -69,9 +103,14 @@ def write_weights(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    written = Written(path, digest, path.stat().st_size)
-    _update_checksums(written)
+    written = Written(path, sha256, path.stat().st_size)
+    if sha256 is not None:
+        _update_checksums(written)
     return written
+
+
+def _now(value: str | Later) -> str:
+    return value if isinstance(value, str) else value.get()
 
 
 def _numpy(value: Any) -> np.ndarray:
@@ -98,8 +137,8 @@ def _dtype_name(value: Any) -> str:
     return str(dtype).removeprefix("torch.") if not isinstance(dtype, np.dtype) else dtype.name
 
 
-def _write_safetensors(tmp: Path, tensors: Mapping[str, Any], metadata: Mapping[str, str]) -> str:
-    header: dict[str, Any] = {"__metadata__": dict(metadata)} if metadata else {}
+def _write_safetensors(tmp: Path, tensors: Mapping[str, Any], metadata: Metadata) -> None:
+    layout: dict[str, Any] = {}
     offset = 0
     names = sorted(tensors)
     for name in names:
@@ -109,30 +148,32 @@ def _write_safetensors(tmp: Path, tensors: Mapping[str, Any], metadata: Mapping[
             raise ValueError(f"tensor {name!r}: dtype {dtype} has no safetensors code")
         shape = [int(d) for d in value.shape]
         nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(_numpy_dtype(dtype)).itemsize
-        header[name] = {"dtype": _SAFETENSORS_DTYPES[dtype], "shape": shape, "data_offsets": [offset, offset + nbytes]}
+        layout[name] = {"dtype": _SAFETENSORS_DTYPES[dtype], "shape": shape, "data_offsets": [offset, offset + nbytes]}
         offset += nbytes
+    reserved = {key: value if isinstance(value, str) else "0" * value.width for key, value in metadata.items()}
+    blob = _header(reserved, layout)
+    with tmp.open("wb") as f:
+        f.write(struct.pack("<Q", len(blob)))
+        f.write(blob)
+        for name in names:
+            array = np.require(_numpy(tensors[name]), requirements="C")  # keeps 0-d arrays 0-d
+            if list(array.shape) != layout[name]["shape"]:
+                raise ValueError(f"tensor {name!r} loaded as {list(array.shape)}, declared {layout[name]['shape']}")
+            f.write(memoryview(array.reshape(-1).view(np.uint8)))
+            if hasattr(tensors[name], "release"):
+                tensors[name].release()
+        if any(isinstance(value, Later) for value in metadata.values()):
+            final = _header({key: _now(value) for key, value in metadata.items()}, layout)
+            f.seek(8)
+            f.write(final)  # same length: every Later value checked to be as wide as reserved
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _header(metadata: Mapping[str, str], layout: dict[str, Any]) -> bytes:
+    header = {"__metadata__": dict(metadata), **layout} if metadata else layout
     blob = json.dumps(header, separators=(",", ":")).encode()
-    blob += b" " * (-len(blob) % 8)
-    digest = StreamingSha256()
-    try:
-        with tmp.open("wb") as f:
-            for chunk in (struct.pack("<Q", len(blob)), blob):
-                f.write(chunk)
-                digest.update(chunk)
-            for name in names:
-                array = np.require(_numpy(tensors[name]), requirements="C")  # keeps 0-d arrays 0-d
-                if list(array.shape) != header[name]["shape"]:
-                    raise ValueError(f"tensor {name!r} loaded as {list(array.shape)}, declared {header[name]['shape']}")
-                data = memoryview(array.reshape(-1).view(np.uint8))
-                f.write(data)
-                digest.update(data)
-                if hasattr(tensors[name], "release"):
-                    tensors[name].release()
-            f.flush()
-            os.fsync(f.fileno())
-    finally:
-        sha256 = digest.hexdigest()
-    return sha256
+    return blob + b" " * (-len(blob) % 8)
 
 
 def _numpy_dtype(name: str) -> Any:
@@ -143,18 +184,13 @@ def _numpy_dtype(name: str) -> Any:
     return np.dtype(name)
 
 
-def _write_pt(tmp: Path, tensors: Mapping[str, Any], metadata: Mapping[str, str]) -> str:
+def _write_pt(tmp: Path, tensors: Mapping[str, Any], metadata: Mapping[str, str]) -> None:
     import torch
 
     state = {
         name: torch.from_numpy(np.require(_numpy(value), requirements="C")) for name, value in sorted(tensors.items())
     }
     torch.save({"state_dict": state, "metadata": dict(metadata)}, tmp)
-    return _sha256_file(tmp)
-
-
-def _sha256_file(path: Path) -> str:
-    return sha256_files([path])()
 
 
 def _update_checksums(written: Written) -> None:

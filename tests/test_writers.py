@@ -10,7 +10,7 @@ import torch
 from safetensors import safe_open
 
 from converter.errors import ConversionError
-from converter.writers import write_weights
+from converter.writers import Later, write_weights
 
 TENSORS = {
     "b.weight": np.arange(12, dtype=np.float32).reshape(3, 4),
@@ -21,7 +21,7 @@ TENSORS = {
 
 def test_safetensors_round_trip_and_checksum(tmp_path):
     out = tmp_path / "w.safetensors"
-    written = write_weights(out, TENSORS, {"architecture": "i3d", "config": "{}"})
+    written = write_weights(out, TENSORS, {"architecture": "i3d", "config": "{}"}, digest=True)
     with safe_open(out, "np") as f:
         assert f.metadata() == {"architecture": "i3d", "config": "{}"}
         assert sorted(f.keys()) == sorted(TENSORS)
@@ -71,3 +71,38 @@ def test_checksums_file_is_kept_current(tmp_path):
     written = write_weights(tmp_path / "w.safetensors", TENSORS, {})
     lines = sums.read_text().splitlines()
     assert lines == ["0" * 64 + "  other.safetensors", f"{written.sha256}  w.safetensors"]
+
+
+def test_digest_only_where_a_checksums_file_wants_it(tmp_path):
+    assert write_weights(tmp_path / "w.safetensors", TENSORS, {}).sha256 is None
+    (tmp_path / "SHA256SUMS").write_text("")
+    written = write_weights(tmp_path / "v.safetensors", TENSORS, {})
+    assert written.sha256 == hashlib.sha256((tmp_path / "v.safetensors").read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("fmt", ["safetensors", "pt"])
+def test_later_metadata_is_filled_in_after_the_data(tmp_path, fmt):
+    """A value computed while the data is written (the source's sha256) lands in the header as if known first."""
+    calls = []
+
+    def value() -> str:
+        calls.append(len(list(tmp_path.glob(".*.tmp"))))  # the data is being written when it is asked for
+        return "ab" * 32
+
+    later = write_weights(tmp_path / f"later.{fmt}", TENSORS, {"source_sha256": Later(64, value)}, fmt, digest=True)
+    known = write_weights(tmp_path / f"known.{fmt}", TENSORS, {"source_sha256": "ab" * 32}, fmt, digest=True)
+    assert calls == [1 if fmt == "safetensors" else 0]  # .pt: asked first, torch.save has no header to patch
+    if fmt == "safetensors":
+        assert later.sha256 == known.sha256
+        with safe_open(later.path, "np") as f:
+            assert f.metadata() == {"source_sha256": "ab" * 32}
+    else:
+        assert torch.load(later.path, weights_only=True)["metadata"] == {"source_sha256": "ab" * 32}
+
+
+@pytest.mark.parametrize("wrong", ["ab" * 31, "a" * 63 + '"'])
+def test_later_value_not_as_reserved_is_refused(tmp_path, wrong):
+    out = tmp_path / "w.safetensors"
+    with pytest.raises(ConversionError, match="not 64 plain characters"):
+        write_weights(out, TENSORS, {"source_sha256": Later(64, lambda: wrong)})
+    assert list(tmp_path.iterdir()) == []

@@ -69,6 +69,6 @@ def run(args: argparse.Namespace) -> int:
     layout = f"{args.to} layout, " if args.to else ""
     print(
         f"wrote {written.path} ({layout}{plan.table.architecture}: {config}; {len(plan.items)} tensors, "
-        f"{written.size / 1e6:.1f} MB, sha256 {written.sha256[:16]}…) in {seconds:.2f} s"
+        f"{written.size / 1e6:.1f} MB{written.sha256_note(16)}) in {seconds:.2f} s"
     )
     return 0

@@ -147,26 +147,24 @@ def run(args: argparse.Namespace) -> int:
         "inflated_from": args.source.name,
     }
     written = write_weights(args.out, model.state_dict(), metadata, fmt, force=args.force)
-    print(f"{written.path}: {architecture} {config} ({args.init} init), sha256 {written.sha256}")
+    print(f"{written.path}: {architecture} {config} ({args.init} init){written.sha256_note()}")
     return 0
 
 
 def _run_inception(args: argparse.Namespace, fmt: str) -> int:
     from converter.conversion import metadata
-    from converter.hashing import sha256_files
+    from converter.hashing import source_sha256
     from converter.inflate.inception import open_2d, plan_inflation
-    from converter.writers import write_weights
+    from converter.writers import Later, write_weights
 
     source = open_2d(args.source)
-    source_sha256 = sha256_files(source.files())
+    digest = Later(64, source_sha256(source.files()))
     the_plan = plan_inflation(source, args.init)
     meta = {
-        **metadata(the_plan, str(args.source), source_sha256()),
+        **metadata(the_plan, str(args.source), digest),
         "inflate_init": args.init,
         "inflated_from": args.source.name,
     }
     written = write_weights(args.out, the_plan.tensors(), meta, fmt, force=args.force)
-    print(
-        f"{written.path}: i3d {the_plan.config} from {the_plan.table.name} ({args.init} init), sha256 {written.sha256}"
-    )
+    print(f"{written.path}: i3d {the_plan.config} from {the_plan.table.name} ({args.init} init){written.sha256_note()}")
     return 0

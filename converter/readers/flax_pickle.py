@@ -7,8 +7,10 @@ The unpickler resolves only the few numpy globals an array needs; anything else 
 from __future__ import annotations
 
 import codecs
+import os
 import pickle
 import pickletools
+import struct
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -43,11 +45,42 @@ def _internal(name: str) -> Any:
     return getattr(multiarray, name)
 
 
+_LENGTH_PREFIXES = {
+    pickletools.TAKEN_FROM_ARGUMENT1: "<B",
+    pickletools.TAKEN_FROM_ARGUMENT4: "<i",
+    pickletools.TAKEN_FROM_ARGUMENT4U: "<I",
+    pickletools.TAKEN_FROM_ARGUMENT8U: "<Q",
+}
+
+
 def _check_memo(f: BinaryIO, size: int) -> None:
-    """Refuse memo indices beyond the file's size: CPython's unpickler sizes its memo by them (GBs)."""
-    for opcode, arg, _ in pickletools.genops(f):
-        if opcode.name in ("PUT", "BINPUT", "LONG_BINPUT") and int(arg) > size:
-            raise pickle.UnpicklingError(f"memo index {arg} beyond the file's {size} bytes")
+    """Refuse memo indices beyond the file's size: CPython's unpickler sizes its memo by them (GBs).
+
+    Walks the opcodes as ``pickletools.genops`` does, but seeks over length-prefixed payloads instead
+    of copying them (they are the arrays: the whole file); what it cannot walk is refused.
+    """
+    while (code := f.read(1)) and code != pickle.STOP:
+        op = pickletools.code2op.get(code.decode("latin-1"))
+        if op is None:
+            raise pickle.UnpicklingError(f"unknown opcode {code!r} at byte {f.tell() - 1}")
+        arg = op.arg
+        if arg is None:
+            continue
+        if arg.n >= 0:
+            raw = f.read(arg.n)
+        elif arg.n == pickletools.UP_TO_NEWLINE:
+            raw = f.readline() + (f.readline() if arg.name == "stringnl_noescape_pair" else b"")
+        else:
+            prefix = struct.Struct(_LENGTH_PREFIXES[arg.n])
+            (length,) = prefix.unpack(f.read(prefix.size).ljust(prefix.size, b"\xff"))
+            if length < 0 or f.tell() + length > size:
+                raise pickle.UnpicklingError(f"{op.name} at byte {f.tell() - prefix.size - 1}: {length} bytes")
+            f.seek(length, os.SEEK_CUR)
+            continue
+        if op.name in ("PUT", "BINPUT", "LONG_BINPUT"):
+            index = int(raw) if op.name == "PUT" else int.from_bytes(raw, "little")
+            if index > size:
+                raise pickle.UnpicklingError(f"memo index {index} beyond the file's {size} bytes")
 
 
 def sniff(path: Path) -> bool:

@@ -22,7 +22,9 @@ from converter.cli import main
 pytestmark = pytest.mark.slow
 
 TRAIN, VAL, FRAMES = 4, 3, 16
-SETTINGS = ("--epochs", "6", "--batch-size", "4", "--clip-frames", str(FRAMES), "--no-flip", "--workers", "1")
+# Mixed_4b on: from Mixed_5b (the default) validation stalls near 60-80 % on so few clips.
+RECIPE = ("--train-from", "Mixed_4b", "--optimizer", "adamw", "--lr", "2e-3", "--keep-prob", "0.8", "--epochs", "6")
+SETTINGS = (*RECIPE, "--batch-size", "4", "--clip-frames", str(FRAMES), "--no-flip", "--workers", "1")
 
 
 def make_videos(root: Path, helpers: SimpleNamespace) -> Path:
@@ -81,13 +83,7 @@ def check(videos: Path, out: Path, stream_files: list[str], capsys: pytest.Captu
     return top1
 
 
-@pytest.mark.parametrize(
-    ("stream", "extra"),
-    [
-        ("rgb", ("--optimizer", "adamw", "--lr", "1e-3", "--keep-prob", "0.8")),
-        ("flow", ("--cross-modality", "--optimizer", "adamw", "--lr", "1e-3", "--keep-prob", "0.8")),
-    ],
-)
+@pytest.mark.parametrize(("stream", "extra"), [("rgb", ()), ("flow", ("--cross-modality",))])
 def test_stream_reaches_90_percent(
     stream: str, extra: tuple[str, ...], videos: Path, tmp_path: Path, helpers, rgb_weights: Path, capsys
 ) -> None:

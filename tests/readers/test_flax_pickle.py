@@ -81,6 +81,21 @@ def test_huge_memo_index_is_refused_before_unpickling(tmp_path):
         open_source(path).keys()
 
 
+@pytest.mark.parametrize("protocol", range(6))
+def test_memo_guard_walks_every_payload(tmp_path, protocol):
+    """The guard seeks over payloads rather than reading them, so it must parse every opcode right to find
+    a huge memo index placed after arrays, long keys and dtypes in any protocol."""
+    tree = {"params": {"k" * 300: np.arange(70_000, dtype=np.float32), "b": np.ones((2, 3), np.float64)}}
+    clean = pickle.dumps(tree, protocol=protocol)
+    path = tmp_path / "memo.ckpt"
+    path.write_bytes(clean[:-1] + b"r\x00\x00\x00\x10.")  # LONG_BINPUT 268435456 just before STOP
+    with pytest.raises(ConversionError, match="memo index 268435456 beyond"):
+        open_source(path, "flax-pickle").keys()
+    if protocol < 5:  # 5 rebuilds arrays through numpy's _frombuffer, which the reader does not allow
+        path.write_bytes(clean)
+        assert open_source(path, "flax-pickle").keys() == ["params/b", "params/" + "k" * 300]
+
+
 def test_protocol_2_arrays_are_read(tmp_path):
     path = tmp_path / "p2.ckpt"
     path.write_bytes(pickle.dumps({"params": {"w": np.arange(3, dtype=np.float32)}}, protocol=2))
