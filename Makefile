@@ -9,7 +9,7 @@ CHECKPOINTS ?= checkpoints
 CRICKET     ?= data
 OFFICIAL    := rgb_imagenet rgb_scratch flow_imagenet flow_scratch rgb_scratch_kin600
 
-.PHONY: venv convert fetch cricket test lint parity fuzz bench clean
+.PHONY: venv convert fetch cricket test lint parity fuzz finetune-e2e bench clean
 
 venv: $(STAMP)
 
@@ -59,7 +59,11 @@ cricket:
 	  https://github.com/deepmind/kinetics-i3d/raw/master/data/v_CricketShot_g04_c01_$$s.npy || exit 1; done
 
 fuzz: $(STAMP)
-	$(PY) -m pytest -q -m slow tests --benchmark-disable
+	$(PY) -m pytest -q -m slow tests/fuzz --benchmark-disable
+
+# Fine-tuning end to end on generated videos, rgb and flow (about ten minutes on two cores).
+finetune-e2e: $(STAMP)
+	$(PY) -m pytest -q -s -m slow tests/finetune --benchmark-disable
 
 bench: $(STAMP)
 	$(PY) -m pytest benchmarks --benchmark-only --benchmark-json=benchmarks/results.json

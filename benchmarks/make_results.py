@@ -1,7 +1,9 @@
 """RESULTS.md from pytest-benchmark's JSON: the machine, versions, medians, speed-ups and the issue's targets.
 
 ``python benchmarks/make_results.py benchmarks/results.json > benchmarks/RESULTS.md`` (``make bench`` runs
-it). Standard library only. Every figure is a median over the recorded rounds; "vs baseline" is the
+it); a second JSON, from a later ``pytest benchmarks/test_speed_conversion.py`` run, replaces the
+conversion section's figures and names its own run.
+Standard library only. Every figure is a median over the recorded rounds; "vs baseline" is the
 dynamic-pad baseline's median time divided by the row's, measured in the same run on the same device.
 """
 
@@ -171,11 +173,15 @@ def conversion_lines(data: dict) -> list[str]:
     }
     if not runs:
         return ["Not run."]
+    commit = data.get("commit_info", {})
+    where = (f"Run {data.get('datetime', '?')}, commit {str(commit.get('id', '?'))[:10]}"
+             + (" (uncommitted changes)" if commit.get("dirty") else "")
+             + f", load average at start {data['machine_info'].get('load_avg_1min_at_start', '?')}.")  # fmt: skip
 
     def seconds(b: dict) -> float:  # the process alone where recorded, else the benchmark's (with its launcher)
         return b["extra_info"].get("median_s", b["stats"]["median"])
 
-    lines = ["| command | source | median s | peak RSS MiB |", "|---|---|---:|---:|"]
+    lines = [where, "", "| command | source | median s | peak RSS MiB |", "|---|---|---:|---:|"]
     for name, b in runs.items():
         lines.append(f"| {name} | {b['extra_info']['source']} | {seconds(b):.2f} "
                      f"| {b['extra_info']['peak_rss_mib']:.0f} |")  # fmt: skip
@@ -195,7 +201,7 @@ def _by(rows: list[dict], *keys: str) -> dict:
     return grouped
 
 
-def render(path: Path) -> str:
+def render(path: Path, conversion: Path | None = None) -> str:
     data, rows = load(path)
     ratio = speedups(rows)
     sections = [
@@ -207,16 +213,16 @@ def render(path: Path) -> str:
         ["## Targets", "", *target_lines(rows, ratio), ""],
         ["## I3D", "", *i3d_tables(rows, ratio)],
         ["## Inflated ResNet and DenseNet (the original inflation tool's table)", "", *inflated_tables(rows)],
-        ["## Conversion (whole process)", "", *conversion_lines(data), ""],
+        ["## Conversion (whole process)", "", *conversion_lines(load(conversion)[0] if conversion else data), ""],
     ]  # fmt: skip
     return "\n".join(line for section in sections for line in section)
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: make_results.py RESULTS_JSON > RESULTS.md", file=sys.stderr)
+    if len(argv) not in (1, 2):
+        print("usage: make_results.py RESULTS_JSON [CONVERSION_JSON] > RESULTS.md", file=sys.stderr)
         return 2
-    sys.stdout.write(render(Path(argv[0])))
+    sys.stdout.write(render(*map(Path, argv)))
     return 0
 
 

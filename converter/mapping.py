@@ -103,18 +103,30 @@ def load_table(name_or_path: str | Path) -> Table:
         if not path.is_file():
             known = ", ".join(p.stem for p in table_paths())
             raise ConversionError(None, f"unknown mapping {name_or_path!r} (known: {known})")
+    return _table(path, *_parse(path))
+
+
+def load_tables(fmt: str | None = None) -> list[Table]:
+    """Every table, or those for source format ``fmt`` (the others are parsed but not expanded)."""
+    parsed = [(path, *_parse(path)) for path in table_paths()]
+    return [_table(*table) for table in parsed if fmt is None or fmt in table[2].get("formats", [])]
+
+
+def _parse(path: Path) -> tuple[bytes, dict[str, Any]]:
     try:
         raw = path.read_bytes()
-        data = tomllib.loads(raw.decode())
-        return _build(data, path, hashlib.sha256(raw).hexdigest())
+        return raw, tomllib.loads(raw.decode())
     except OSError as err:
         raise ConversionError(path, f"cannot read mapping table: {err.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ConversionError(path, f"bad mapping table: {err}") from None
 
 
-def load_tables() -> list[Table]:
-    return [load_table(path) for path in table_paths()]
+def _table(path: Path, raw: bytes, data: dict[str, Any]) -> Table:
+    try:
+        return _build(data, path, hashlib.sha256(raw).hexdigest())
+    except (ValueError, KeyError, TypeError) as err:
+        raise ConversionError(path, f"bad mapping table: {err}") from None
 
 
 def _build(data: dict[str, Any], path: Path, sha256: str) -> Table:

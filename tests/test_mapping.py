@@ -74,3 +74,10 @@ def test_unknown_placeholder_and_table_name(tmp_path):
         load_table(_write(tmp_path, '[[rule]]\nsource = "{nope}/w"\ntarget = "{nope}.w"\n'))
     with pytest.raises(ConversionError, match="unknown mapping 'nope'"):
         load_table("nope")
+
+
+def test_tables_for_one_format_are_those_that_declare_it():
+    everything = load_tables()
+    for fmt in {fmt for table in everything for fmt in table.formats} | {"no-such-format"}:
+        expected = [table.name for table in everything if fmt in table.formats]
+        assert [table.name for table in load_tables(fmt)] == expected

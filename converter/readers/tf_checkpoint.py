@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from converter.errors import ConversionError
-from converter.tfbundle import OBJECT_GRAPH_KEY, BundleReader, read_index
+from converter.tfbundle import OBJECT_GRAPH_KEY, BundleReader, load_index
 from converter.tfbundle.proto import dtype_label
 
 _TABLE_MAGIC = bytes.fromhex("57fb808b247547db")  # LevelDB table magic 0xdb4775248b80fb57, little-endian
@@ -40,13 +40,14 @@ class TFCheckpoint:
     def __init__(self, path: Path) -> None:
         self._index = index_path(path)
         self.path = self._index.with_name(self._index.name.removesuffix(".index"))
-        self._entries = {k: v for k, v in read_index(self._index).items() if k != OBJECT_GRAPH_KEY}
+        self._loaded = load_index(self._index)
+        self._entries = {k: v for k, v in self._loaded.entries.items() if k != OBJECT_GRAPH_KEY}
         self._reader: BundleReader | None = None
 
     @property
     def _bundle(self) -> BundleReader:
         if self._reader is None:
-            self._reader = BundleReader(self._index)
+            self._reader = BundleReader(self._loaded)
         return self._reader
 
     def files(self) -> list[Path]:

@@ -35,7 +35,7 @@ from converter.tfbundle.table import mask_crc, masked_crc32c, read_table
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 BUNDLE_VERSION = 1  # kTensorBundleVersion: the format version this reader implements
 
-__all__ = ["OBJECT_GRAPH_KEY", "BundleReader", "Entry", "masked_crc32c", "read_index"]
+__all__ = ["OBJECT_GRAPH_KEY", "BundleIndex", "BundleReader", "Entry", "load_index", "masked_crc32c", "read_index"]
 
 
 @dataclass(frozen=True)
@@ -94,8 +94,17 @@ def _entry(index: Path, name: str, value: bytes, at: int, num_shards: int) -> En
     )
 
 
-def _load_index(path: str | os.PathLike[str]) -> tuple[Path, int, dict[str, Entry]]:
-    """(prefix, number of shards, entries) from a checkpoint's index file."""
+@dataclass(frozen=True)
+class BundleIndex:
+    """A checkpoint's index file, decoded: enough to list it, and to read it when its shards are there."""
+
+    prefix: Path
+    num_shards: int
+    entries: dict[str, Entry]
+
+
+def load_index(path: str | os.PathLike[str]) -> BundleIndex:
+    """The index of the checkpoint at ``path`` (its prefix or its ``.index`` file), data files untouched."""
     prefix, index = _paths(path)
     if not index.is_file():
         raise ConversionError(index, "checkpoint index file not found")
@@ -121,19 +130,21 @@ def _load_index(path: str | os.PathLike[str]) -> tuple[Path, int, dict[str, Entr
         except UnicodeDecodeError:
             raise ConversionError(index, f"tensor name at offset {at} is not UTF-8: {key[:60]!r}") from None
         entries[name] = _entry(index, name, value, at, header.num_shards)
-    return prefix, header.num_shards, entries
+    return BundleIndex(prefix, header.num_shards, entries)
 
 
 def read_index(path: str | os.PathLike[str]) -> dict[str, Entry]:
     """Every tensor the index lists (header excluded), without touching the data files."""
-    return _load_index(path)[2]
+    return load_index(path).entries
 
 
 class BundleReader:
-    """Reads tensors of one checkpoint; use as a context manager so shard files get closed."""
+    """Reads tensors of one checkpoint (its path, or its index already loaded); use as a context manager
+    so shard files get closed."""
 
-    def __init__(self, path: str | os.PathLike[str], *, verify_crc: bool = True) -> None:
-        self.path, self.num_shards, self.entries = _load_index(path)
+    def __init__(self, path: str | os.PathLike[str] | BundleIndex, *, verify_crc: bool = True) -> None:
+        index = path if isinstance(path, BundleIndex) else load_index(path)
+        self.path, self.num_shards, self.entries = index.prefix, index.num_shards, index.entries
         self.verify_crc = verify_crc
         self._files: dict[int, FileIO] = {}
         self._open = ExitStack()
