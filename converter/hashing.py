@@ -52,9 +52,12 @@ def _run(target: Callable[[], str]) -> Callable[[], str]:
 def _digest(paths: list[Path]) -> str:
     h = hashlib.sha256()
     for path in paths:
-        with path.open("rb") as f:
-            while chunk := f.read(1 << 22):
-                h.update(chunk)
+        try:
+            with path.open("rb") as f:
+                while chunk := f.read(1 << 22):
+                    h.update(chunk)
+        except OSError as err:
+            raise ConversionError(path, f"cannot read: {err.strerror}") from None
     return h.hexdigest()
 
 

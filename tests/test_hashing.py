@@ -84,3 +84,5 @@ def test_off_and_unusable_caches_only_cost_time(files, cache, monkeypatch, tmp_p
 def test_missing_file_names_it(tmp_path, cache):
     with pytest.raises(ConversionError, match="gone.ckpt.*cannot read"):
         source_sha256([tmp_path / "gone.ckpt"])
+    with pytest.raises(ConversionError, match="gone.ckpt.*cannot read"):
+        sha256_files([tmp_path / "gone.ckpt"])()  # the error reaches the caller's thread
