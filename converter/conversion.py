@@ -75,7 +75,7 @@ def convert(
     if to is None:  # only our weights file records the source's hash
         digest = Later(64, source_sha256(source.files()))  # hashed while the source is parsed and written
     the_plan = (
-        select_table(source, load_tables(source.format), prefix=prefix)
+        select_table(source, load_tables(source.format), prefix=prefix, allow=allow)
         if mapping is None
         else plan(source, load_table(mapping), prefix=prefix)
     )

@@ -193,8 +193,11 @@ class PlanError(ConversionError):
         super().__init__(path, reason)
 
 
-def select_table(source: Source, tables: Iterable[Table], *, prefix: str | None = None) -> Plan:
-    """The one table that accounts for every key of ``source``; none or several is an error."""
+def select_table(
+    source: Source, tables: Iterable[Table], *, prefix: str | None = None, allow: Iterable[str] = ()
+) -> Plan:
+    """The one table that accounts for every key of ``source`` or, failing that, the one that does with the
+    ``allow``-ed problem kinds relaxed; none or several is an error."""
     candidates = [t for t in tables if source.format in t.formats]
     plans, failures = [], []
     for table in candidates:
@@ -202,12 +205,13 @@ def select_table(source: Source, tables: Iterable[Table], *, prefix: str | None 
             plans.append(plan(source, table, prefix=prefix))
         except PlanError as err:
             failures.append(f"{table.name}: {err.reason}")
-    clean = [p for p in plans if not p.report.problems()]
-    if len(clean) == 1:
-        return clean[0]
-    if len(clean) > 1:
-        names = ", ".join(p.table.name for p in clean)
-        raise ConversionError(source.path, f"several mappings fit ({names}); choose one with --mapping")
+    for relaxed in ((), tuple(allow)):
+        fits = [p for p in plans if not p.report.problems(relaxed)]
+        if len(fits) == 1:
+            return fits[0]
+        if len(fits) > 1:
+            names = ", ".join(p.table.name for p in fits)
+            raise ConversionError(source.path, f"several mappings fit ({names}); choose one with --mapping")
     if not candidates:
         raise ConversionError(source.path, f"no mapping table reads the {source.format} format")
     best = max(plans, key=lambda p: len(p.report.matched), default=None)

@@ -63,6 +63,18 @@ def test_problems_are_reported_with_names_and_shapes(official_checkpoint, tmp_pa
     assert "Conv3d_2b_1x1/conv_3d/w [65, 64, 1, 1, 1] -> Conv3d_2b_1x1.conv.weight expects [64, 64, 1, 1, 1]" in text
 
 
+def test_allowed_problems_still_select_the_one_table_that_fits(official_checkpoint, tmp_path):
+    """``convert SRC --allow unmatched`` without ``--mapping``: the table is still chosen, the extra key reported."""
+    from converter.conversion import convert
+
+    prefix = official_checkpoint(extra={"RGB/inception_i3d/Mystery/w": np.zeros(3, np.float32)})
+    with pytest.raises(ConversionError, match="no mapping accounts for every key"):
+        convert(str(prefix), tmp_path / "strict.safetensors")
+    result = convert(str(prefix), tmp_path / "relaxed.safetensors", allow=["unmatched"])
+    assert result.plan.table.name == "deepmind" and result.plan.report.unmatched == ["RGB/inception_i3d/Mystery/w"]
+    assert not (tmp_path / "strict.safetensors").exists() and (tmp_path / "relaxed.safetensors").is_file()
+
+
 def test_two_streams_in_one_checkpoint_is_ambiguous(random_state, tmp_path):
     from converter.engine import export
     from converter.tfbundle import write_bundle

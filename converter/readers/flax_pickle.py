@@ -17,6 +17,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from converter.errors import ConversionError
+from converter.readers.in_memory import InMemoryArrays
 
 _NUMPY_INTERNALS = {"numpy.core.multiarray", "numpy._core.multiarray"}
 _ALLOWED: dict[tuple[str, str], Any] = {
@@ -92,7 +93,7 @@ def sniff(path: Path) -> bool:
     return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5
 
 
-class FlaxPickle:
+class FlaxPickle(InMemoryArrays):
     """The pickle's nested dicts flattened to ``params/Conv3d_1a_7x7/Conv_0/kernel``-style keys."""
 
     format = "flax-pickle"
@@ -132,27 +133,6 @@ class FlaxPickle:
         else:
             where = prefix[:-1] or "the root"
             raise ConversionError(self.path, f"{where}: expected a dict or numeric array, got {type(node).__name__}")
-
-    def files(self) -> list[Path]:
-        return [self.path]
-
-    def keys(self) -> list[str]:
-        return sorted(self._arrays)
-
-    def shape(self, key: str) -> tuple[int, ...]:
-        return tuple(self._arrays[key].shape)
-
-    def dtype(self, key: str) -> np.dtype:
-        return self._arrays[key].dtype
-
-    def read(self, key: str) -> np.ndarray:
-        if key not in self._arrays:
-            raise ConversionError(self.path, f"no tensor {key!r} (or already released)")
-        return self._arrays[key]
-
-    def release(self, key: str) -> None:
-        """Drop an array once written: the whole pickle is in memory, so a one-pass conversion frees as it goes."""
-        self._arrays.pop(key, None)
 
 
 def open(path: Path) -> FlaxPickle:  # noqa: A001 - the reader interface's name

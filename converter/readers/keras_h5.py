@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from converter.errors import ConversionError
+from converter.readers.in_memory import InMemoryArrays
 
 _SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _NUMERIC = "biuf"  # bool, int, uint, float
@@ -151,7 +152,7 @@ def _load(path: Path) -> dict[str, np.ndarray]:
         raise ConversionError(path, f"HDF5 parser failed ({err}; damaged file?)") from None
 
 
-class KerasH5:
+class KerasH5(InMemoryArrays):
     """Every weight of the file, parsed in a sandboxed child and held in memory."""
 
     format = "keras-h5"
@@ -161,27 +162,6 @@ class KerasH5:
         self._arrays = _load(path)
         if not self._arrays:
             raise ConversionError(path, "HDF5 file holds no Keras weights (no layer_names, no layers/*/vars)")
-
-    def files(self) -> list[Path]:
-        return [self.path]
-
-    def keys(self) -> list[str]:
-        return sorted(self._arrays)
-
-    def shape(self, key: str) -> tuple[int, ...]:
-        return tuple(self._arrays[key].shape)
-
-    def dtype(self, key: str) -> np.dtype:
-        return self._arrays[key].dtype
-
-    def read(self, key: str) -> np.ndarray:
-        if key not in self._arrays:
-            raise ConversionError(self.path, f"no tensor {key!r} (or already released)")
-        return self._arrays[key]
-
-    def release(self, key: str) -> None:
-        """Drop an array once written: the file is held in memory, so a one-pass conversion frees as it goes."""
-        self._arrays.pop(key, None)
 
 
 def open(path: Path) -> KerasH5:  # noqa: A001 - the reader interface's name
