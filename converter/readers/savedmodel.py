@@ -23,8 +23,7 @@ import numpy as np
 from converter.errors import ConversionError
 from converter.readers import tf_checkpoint
 from converter.tfbundle import OBJECT_GRAPH_KEY, BundleReader, read_index
-from converter.tfbundle.proto import WireError
-from converter.tfbundle.proto import _fields as wire_fields
+from converter.tfbundle.proto import WireError, wire_fields
 
 _HANDLE = re.compile(r"^(https?|gs):/+(.+)$")
 _VALUE = "VARIABLE_VALUE"

@@ -122,7 +122,7 @@ def encode_varint(value: int) -> bytes:
     return bytes(out)
 
 
-def _fields(buf: bytes) -> list[tuple[int, int, int | bytes, int]]:
+def wire_fields(buf: bytes) -> list[tuple[int, int, int | bytes, int]]:
     """(field number, wire type, value, byte offset) for each field; unknown fields are kept too."""
     fields = []
     pos, end = 0, len(buf)
@@ -206,7 +206,7 @@ def _packed_or_single(number: int, wire: int, value: int | bytes, start: int) ->
 def decode_header(buf: bytes) -> Header:
     """Parse a BundleHeaderProto (VersionDef nested as field 3)."""
     values: dict[str, object] = {}
-    for number, wire, value, start in _fields(buf):
+    for number, wire, value, start in wire_fields(buf):
         if number == 1:
             _expect(number, wire, 0, start)
             values["num_shards"] = _int32(value, number, start)
@@ -216,7 +216,7 @@ def decode_header(buf: bytes) -> Header:
         elif number == 3:
             _expect(number, wire, 2, start)
             bad: list[int] = []
-            for vnum, vwire, vvalue, vstart in _fields(value):
+            for vnum, vwire, vvalue, vstart in wire_fields(value):
                 if vnum in (1, 2):
                     _expect(vnum, vwire, 0, vstart)
                     values["producer" if vnum == 1 else "min_consumer"] = _int32(vvalue, vnum, vstart)
@@ -230,13 +230,13 @@ def _decode_shape(buf: bytes) -> tuple[int, ...] | None:
     """TensorShapeProto: repeated Dim dim = 2 (int64 size = 1); bool unknown_rank = 3."""
     dims: list[int] = []
     unknown_rank = False
-    for number, wire, value, start in _fields(buf):
+    for number, wire, value, start in wire_fields(buf):
         if number == 2:
             _expect(number, wire, 2, start)
             if len(dims) >= MAX_RANK:
                 raise WireError(f"shape has more than {MAX_RANK} dimensions")
             size = 0
-            for dnum, dwire, dvalue, dstart in _fields(value):
+            for dnum, dwire, dvalue, dstart in wire_fields(value):
                 if dnum == 1:
                     _expect(dnum, dwire, 0, dstart)
                     size = _int64(dvalue)
@@ -251,7 +251,7 @@ def decode_entry(buf: bytes) -> EntryProto:
     """Parse a BundleEntryProto; slices (field 7) are only counted, as we do not read them."""
     values: dict[str, object] = {}
     slices = 0
-    for number, wire, value, start in _fields(buf):
+    for number, wire, value, start in wire_fields(buf):
         if number == 1:
             _expect(number, wire, 0, start)
             values["dtype"] = _int32(value, number, start)
