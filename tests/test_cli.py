@@ -31,6 +31,20 @@ def test_help_everywhere(command):
     assert result.returncode == 0 and "usage: python -m converter" in result.stdout
 
 
+def test_convert_runs_on_numpy_alone(official_checkpoint, tmp_path):
+    """The conversion process imports neither torch nor TensorFlow (nor any other heavy reader or the other
+    commands): that is most of why a whole ``convert`` process takes well under a second."""
+    heavy = ["torch", "tensorflow", "safetensors", "h5py", "cv2", "av", "converter.commands.finetune"]
+    code = (
+        "import sys; from converter.cli import main; code = main(sys.argv[1:]); "
+        f"print([m for m in {heavy!r} if m in sys.modules]); sys.exit(code)"
+    )
+    argv = ["convert", str(official_checkpoint()), "--out", str(tmp_path / "w.safetensors")]
+    done = subprocess.run([sys.executable, "-c", code, *argv], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_convert_official_layout_and_inspect(official_checkpoint, tmp_path):
     prefix = official_checkpoint("flow_scratch", in_channels=2, scope="Flow/inception_i3d/")
     out = tmp_path / "flow.safetensors"
