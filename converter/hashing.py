@@ -96,7 +96,7 @@ def source_sha256(paths: Iterable[Path]) -> Digest:
     files = [_identity(path) for path in absolute]
     cache = cache_file()
     entry = _load(cache).get(key) if cache else None
-    if entry and entry.get("files") == files and isinstance(entry.get("sha256"), str):
+    if isinstance(entry, dict) and entry.get("files") == files and isinstance(entry.get("sha256"), str):
         return Digest(absolute, lambda: entry["sha256"])
 
     def digest() -> str:

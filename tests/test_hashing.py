@@ -76,9 +76,10 @@ def test_off_and_unusable_caches_only_cost_time(files, cache, monkeypatch, tmp_p
     assert source_sha256(files)() == expected(files)
     monkeypatch.setenv(CACHE_ENV, str(cache.parent))
     cache.parent.mkdir()
-    cache.write_text("{not json")
-    assert source_sha256(files)() == expected(files)
-    assert len(json.loads(cache.read_text())) == 1  # replaced by a good one
+    for junk in ("{not json", "[1, 2]", json.dumps({"\n".join(str(f.absolute()) for f in files): "not an entry"})):
+        cache.write_text(junk)
+        assert source_sha256(files)() == expected(files)
+        assert len(json.loads(cache.read_text())) == 1  # replaced by a good one
 
 
 def test_missing_file_names_it(tmp_path, cache):
