@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, replace
 from functools import cache
 from pathlib import Path
 
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -291,6 +292,18 @@ def measure(benchmark, case: Case, rounds: tuple[int, int], warmup: int, budget_
         benchmark.extra_info["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
     if case.task == "forward" and case.precision != "fp32" and case.mode in ("eager", "fused"):
         benchmark.extra_info |= logits_agreement(case, model, x)
+
+
+def measure_case(benchmark, case: Case) -> None:
+    """``measure`` with the suite's rounds: on CPU 3 after one warm-up; on CUDA 10 to 100 filling about 3 s
+    after three warm-ups. A case that runs out of GPU memory is skipped, not failed."""
+    try:
+        if case.device == "cpu":
+            measure(benchmark, case, rounds=(3, 3), warmup=1)
+        else:
+            measure(benchmark, case, rounds=(10, 100), warmup=3, budget_s=3.0)
+    except torch.cuda.OutOfMemoryError:
+        pytest.skip(f"{case.id}: out of GPU memory")
 
 
 def measure_together(benchmark, cases: list[Case], rounds: int, warmup: int) -> None:

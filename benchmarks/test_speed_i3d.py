@@ -13,9 +13,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-import torch
 
-from benchmarks.harness import PRECISIONS, STREAMS, Case, measure, measure_together, params, quick
+from benchmarks.harness import PRECISIONS, STREAMS, Case, measure_case, measure_together, params, quick
 
 CL = "channels_last"
 CPU_CLIP = (16, 224)
@@ -81,10 +80,4 @@ def test_i3d_cpu(benchmark, cases: list[Case]) -> None:
 
 
 def test_i3d(benchmark, case: Case) -> None:
-    try:
-        if case.device == "cpu":
-            measure(benchmark, case, rounds=(3, 3), warmup=1)
-        else:
-            measure(benchmark, case, rounds=(10, 100), warmup=3, budget_s=3.0)
-    except torch.cuda.OutOfMemoryError:
-        pytest.skip(f"{case.id}: out of GPU memory")
+    measure_case(benchmark, case)

@@ -9,9 +9,8 @@ clips, which keeps the table to minutes on a 2-core machine.
 from __future__ import annotations
 
 import pytest
-import torch
 
-from benchmarks.harness import INFLATED, Case, measure, params, quick
+from benchmarks.harness import INFLATED, Case, measure_case, params, quick
 
 CPU_CLIP = (8, 112)
 CUDA_CLIP = (16, 224)
@@ -34,10 +33,4 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def test_inflated(benchmark, case: Case) -> None:
-    try:
-        if case.device == "cpu":
-            measure(benchmark, case, rounds=(3, 3), warmup=1)
-        else:
-            measure(benchmark, case, rounds=(10, 100), warmup=3, budget_s=3.0)
-    except torch.cuda.OutOfMemoryError:
-        pytest.skip(f"{case.id}: out of GPU memory")
+    measure_case(benchmark, case)
