@@ -48,7 +48,7 @@ def stored_for(degrees: int, hflip: bool, vflip: bool) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    ("degrees", "hflip", "vflip"), itertools.product((0, 90, 180, 270), (False, True), (False, True))
+    ("degrees", "hflip", "vflip"), list(itertools.product((0, 90, 180, 270), (False, True), (False, True)))
 )
 def test_display_matrix_gives_upright_frames(tmp_path: Path, degrees: int, hflip: bool, vflip: bool) -> None:
     stored = stored_for(degrees, hflip, vflip)
@@ -126,3 +126,43 @@ def test_odd_angle_is_refused_not_ignored() -> None:
     with pytest.raises(ConversionError, match="not a multiple of 90°.*--no-autorotate"):
         from_display_matrix(raw.tobytes(), "clip.mp4")
     assert not from_display_matrix(None)
+
+
+def test_preprocess_sees_a_portrait_phone_clip_upright_and_says_so(tmp_path: Path, write_folder, texture) -> None:
+    """The whole recipe (resize short side, centre crop) on the upright picture: the phone clip gives the
+    same arrays as the same frames stored upright; --no-autorotate gives the stored (sideways) ones."""
+    from converter.cli import main
+    from converter.video.preprocess import Settings, preprocess
+
+    upright = [np.repeat(np.roll(texture(64, 40, 3), 3 * t, axis=0)[..., None], 3, axis=2) for t in range(4)]
+    data = tmp_path / "data"
+    (data / "videos" / "raw" / "up").mkdir(parents=True)
+    (data / "classes.txt").write_text("up\n")
+    write_rotated_frames(data / "videos" / "raw" / "up" / "phone.mp4", [np.rot90(f, -1) for f in upright], 90)
+    write_folder(data / "images" / "raw" / "up" / "upright", upright)
+    summary = preprocess(data, settings=Settings(flow_method="dis", min_frames=1), val_ratio=0.0, progress=False)
+    assert [o.status for o in summary.outcomes] == ["done", "done"]
+    assert "up/phone: frames rotated 90° counter-clockwise (display matrix)" in summary.lines()
+    clips = {p.relative_to(data).parts[0]: p.parent for p in data.rglob("rgb.npy")}
+    phone, folder = (np.load(clips[kind] / "rgb.npy") for kind in ("videos", "images"))
+    np.testing.assert_array_equal(phone, folder)
+
+    out = tmp_path / "stored"
+    args = ["preprocess", str(data), "--output", str(out), "--flow-method", "dis", "--min-frames", "1"]
+    assert main([*args, "--no-autorotate", "--quiet", "--val-ratio", "0"]) == 0
+    sideways = np.load(next((out / "videos").rglob("rgb.npy")))
+    assert not np.allclose(sideways, phone, atol=0.1)
+
+
+def write_rotated_frames(path: Path, frames: list[np.ndarray], degrees: int) -> Path:
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264rgb", rate=25)
+        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "rgb24"
+        stream.options = {"crf": "0", "preset": "ultrafast"}
+        stream.set_display_rotation(degrees)
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
+        container.mux(stream.encode())
+    return path
