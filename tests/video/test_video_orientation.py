@@ -166,3 +166,24 @@ def write_rotated_frames(path: Path, frames: list[np.ndarray], degrees: int) -> 
             container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
         container.mux(stream.encode())
     return path
+
+
+def test_classify_says_when_it_turned_the_frames(tmp_path: Path, random_state) -> None:
+    import json
+    from contextlib import redirect_stdout
+    from io import StringIO
+
+    from converter.cli import main
+    from tests.video.samples import moving_shapes, write_random_i3d
+
+    weights = write_random_i3d(tmp_path / "rgb.safetensors", random_state(num_classes=3), 3, 3)
+    video = write_rotated_frames(tmp_path / "phone.mp4", [np.rot90(f) for f in moving_shapes(3)], 270)
+    reports = {}
+    for flag in ([], ["--no-autorotate"]):
+        out = StringIO()
+        with redirect_stdout(out):
+            assert main(["classify", str(video), "--weights", str(weights), "--json", *flag]) == 0
+        reports[bool(flag)] = json.loads(out.getvalue())
+    assert reports[False]["rotation"] == "rotated 90° clockwise (display matrix)"
+    assert reports[True]["rotation"] == ""
+    assert reports[False]["top"] != reports[True]["top"]  # the model saw different pictures
