@@ -79,7 +79,24 @@ def test_tracing_skips_the_check(model: InceptionI3d) -> None:
             return self.i3d.endpoints(x, ["Conv3d_1a_7x7"])["Conv3d_1a_7x7"]
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore")  # TracerWarning, and torch.jit.trace's deprecation
         traced = torch.jit.trace(Stem(), clip, check_trace=False)
     assert "aminmax" not in str(traced.graph)
     assert torch.allclose(traced(clip), Stem()(clip))
+
+
+def test_torch_export_skips_the_check(model: InceptionI3d) -> None:
+    """torch.export (issue 15's path) records no aminmax and no data-dependent branch."""
+
+    class Stem(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.i3d = model
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.i3d.endpoints(x, ["Conv3d_1a_7x7"])["Conv3d_1a_7x7"]
+
+    clip = torch.rand(1, 3, 2, 16, 16) * 2 - 1
+    exported = torch.export.export(Stem(), (clip,))
+    assert "aminmax" not in str(exported.graph)
+    assert torch.allclose(exported.module()(clip), Stem()(clip))
