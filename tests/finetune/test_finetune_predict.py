@@ -80,3 +80,20 @@ def test_repeated_weights_fuse_rgb_and_flow(tmp_path, weights, capsys) -> None:
     report = run_predict(capsys, *argv)
     assert report["streams"] == "rgb+flow" and sorted(probabilities(report)) == sorted(LABELS)
     assert sum(probabilities(report).values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_evaluate_finds_0_255_floats_before_running(tmp_path) -> None:
+    """The dataset check of evaluate/finetune: uint8 clips are taken, 0..255 floats named with their range."""
+    from converter.errors import ConversionError
+    from converter.finetune.data import ClipDataset, find_clips
+
+    split = tmp_path / "val" / "left"
+    split.mkdir(parents=True)
+    pixels = np.random.default_rng(2).integers(0, 256, (9, 224, 224, 3), dtype=np.uint8)
+    clip_folder(split, "a", rgb=pixels)
+    (clip,) = find_clips(tmp_path, "val", ["left"], ("rgb",), crop=224, every_class=True)
+    inputs, _ = ClipDataset([clip], ("rgb",), 9, 224, train=False)[0]
+    assert torch.equal(inputs["rgb"], torch.from_numpy(pixels.transpose(3, 0, 1, 2)).float() / 127.5 - 1)
+    clip_folder(split, "b", rgb=pixels.astype(np.float32))
+    with pytest.raises(ConversionError, match=r"b/rgb.npy: values span \[0, 255\], expected \[-1, 1\]"):
+        find_clips(tmp_path, "val", ["left"], ("rgb",), crop=224, every_class=True)
