@@ -1,7 +1,8 @@
 """I3D forward and SGD training-step speed, ours beside the dynamic-pad baseline on the same work.
 
-CPU: 16x224² clips, batch 1, fp32 (the CPU target is ours <= 0.9x the baseline's forward time), the
-implementations timed in alternation (``measure_together``) because a shared CPU's load drifts.
+CPU: 16x224² clips, batch 1, fp32 (the CPU target is ours <= 0.9x the baseline's forward time), and
+bf16 autocast in channels_last_3d beside fp32 (``--precision bf16``), the implementations timed in
+alternation (``measure_together``) because a shared CPU's load drifts.
 CUDA: 64x224² at batch 1/8/16/32 in fp32, TF32 and bf16 autocast, NCDHW and channels_last_3d, BN-folded
 (``fuse()``), ``torch.compile`` and CUDA graphs; clip length 16/32/64 for RGB and flow. Each
 ``group`` in the output holds one piece of work done by every implementation, so pytest-benchmark's
@@ -28,6 +29,10 @@ def cpu_groups() -> list[list[Case]]:
         train = replace(forward, task="train")
         groups.append([replace(forward, impl="baseline"), forward, replace(forward, mode="fused")])
         groups.append([replace(train, impl="baseline"), train])
+    # --precision bf16 on CPU: autocast + channels_last_3d (oneDNN's AMX kernels where the CPU has them),
+    # timed in alternation with the fp32 forward on the same clip.
+    fp32 = Case("i3d-rgb", "forward", "cpu", 1, *CPU_CLIP)
+    groups.append([fp32, replace(fp32, precision="bf16", layout=CL)])
     return groups
 
 

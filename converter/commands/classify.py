@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from converter.commands.options import add_autorotate, add_precision, add_weights
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -15,15 +17,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "centre crop 224; flow computed on the fly), run converted I3D weights and print the top classes with "
         "softmax probabilities and logits. Up to --window frames are scored whole; longer videos are cut into "
         "consecutive windows whose logits are averaged, weighted by frame count. Joint = sum of the RGB and "
-        "flow logits. Without --weights/--flow-weights, weights/<stream>_imagenet.safetensors or "
-        "weights/<stream>_scratch.safetensors is used (see `make convert`).",
+        "flow logits. --stream defaults to the streams of the --weights given (RGB without any); a stream without "
+        "a file uses weights/<stream>_imagenet.safetensors or weights/<stream>_scratch.safetensors "
+        "(see `make convert`).",
     )
     p.add_argument("video", type=Path, metavar="VIDEO", help="video file, GIF or folder of frames")
-    p.add_argument("--weights", type=Path, help="RGB weights (default: weights/rgb_{imagenet,scratch}.safetensors)")
+    add_weights(p, "converted I3D weights (default: weights/<stream>_{imagenet,scratch}.safetensors)")
     p.add_argument(
-        "--flow-weights", type=Path, help="flow weights (default: weights/flow_{imagenet,scratch}.safetensors)"
+        "--flow-weights", type=Path, action="append", metavar="FILE", help="same as --weights (kept for old scripts)"
     )
-    p.add_argument("--stream", choices=("rgb", "flow", "joint"), default="rgb", help="which model(s) to run")
+    p.add_argument(
+        "--stream", choices=("rgb", "flow", "joint"), help="which model(s) to run (default: those --weights give)"
+    )
     p.add_argument("--topk", type=int, default=5, help="how many classes to print")
     p.add_argument("--window", type=int, default=250, help="frames scored at once (longer videos: averaged)")
     p.add_argument("--fps", type=float, default=25.0, help="sample rate in frames/s (the recipe: 25)")
@@ -34,6 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="tvl1 is the I3D recipe (slow); dis and farneback are fast but NOT the recipe",
     )
     p.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
+    add_precision(p)
+    add_autorotate(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=run)
 
@@ -44,18 +51,28 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from converter.errors import ConversionError
+    from converter.precision import prepare
     from converter.video.classify import classify
-    from converter.video.streams import default_weights, load_stream
+    from converter.video.streams import load_streams
 
     if args.topk < 1 or not args.fps > 0:
         raise ConversionError(None, f"--topk must be at least 1 and --fps positive, got {args.topk} and {args.fps}")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    streams = ("rgb", "flow") if args.stream == "joint" else (args.stream,)
-    given = {"rgb": args.weights, "flow": args.flow_weights}
-    paths = {s: given[s] or default_weights(s) for s in streams}
-    models = {s: load_stream(paths[s], s, device=device)[1] for s in streams}
+    loaded = load_streams([*(args.weights or ()), *(args.flow_weights or ())], args.stream, device=device)
+    streams = tuple(loaded)
+    stream_name = "joint" if len(streams) > 1 else streams[0]
+    paths = {s: path for s, (path, _) in loaded.items()}
+    models = {s: prepare(model, args.precision) for s, (_, model) in loaded.items()}
     start = time.perf_counter()
-    result = classify(args.video, models, fps=args.fps, flow_method=args.flow_method, window=args.window)
+    result = classify(
+        args.video,
+        models,
+        fps=args.fps,
+        flow_method=args.flow_method,
+        window=args.window,
+        autorotate=args.autorotate,
+        precision=args.precision,
+    )
     seconds = time.perf_counter() - start
     ranked = result.top(args.topk)
     if args.json:
@@ -63,7 +80,9 @@ def run(args: argparse.Namespace) -> int:
             json.dumps(
                 {
                     "video": str(args.video),
-                    "stream": args.stream,
+                    "stream": stream_name,
+                    "precision": args.precision,
+                    "rotation": result.orientation,
                     "weights": {s: str(p) for s, p in paths.items()},
                     "frames": result.frames,
                     "windows": result.windows,
@@ -80,8 +99,9 @@ def run(args: argparse.Namespace) -> int:
     flow = f", flow by {args.flow_method}" + ("" if args.flow_method == "tvl1" else " (NOT the recipe)")
     print(
         f"{args.video}: {result.frames} frames at {args.fps:g} fps ({result.frames / args.fps:.2f} s), "
-        f"{len(result.windows)} window(s), {args.stream} stream{flow if 'flow' in streams else ''}, "
-        f"{seconds:.1f} s on {device}"
+        f"{len(result.windows)} window(s), {stream_name} stream{flow if 'flow' in streams else ''}, "
+        f"{seconds:.1f} s on {device} in {args.precision}"
+        + (f", frames {result.orientation}" if result.orientation else "")
     )
     print(f"weights: {used}")
     if len(streams) > 1:

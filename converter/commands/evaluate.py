@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from converter.commands.options import add_precision, add_weights
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -17,12 +19,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--data", type=Path, required=True, help="pre-processed root holding <split>/<class>/<clip>/")
     p.add_argument("--split", default="val", help="split folder to score (default val)")
-    p.add_argument("--weights", type=Path, nargs="+", required=True, help="fine-tuned RGB and/or flow weights")
+    add_weights(p, "fine-tuned RGB and/or flow weights", required=True)
     p.add_argument("--clip-frames", type=int, default=64, help="centre frames per clip (short clips looped)")
     p.add_argument("--crop", type=int, default=224, help="centre crop size")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    add_precision(p)
     p.add_argument("--json", type=Path, help="also write the scores and confusion matrix here")
     p.set_defaults(func=run)
 
@@ -32,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from converter.finetune.data import ClipDataset, check_clip_size, find_clips
     from converter.finetune.evaluate import eval_loader, evaluate
     from converter.finetune.model import load_finetuned
+    from converter.precision import precision, prepare
 
     check_clip_size(args.clip_frames, args.crop)
     model, labels = load_finetuned(args.weights)
@@ -41,14 +45,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         dataset = ClipDataset(clips, streams, args.clip_frames, args.crop, train=False)
         loader = eval_loader(dataset, context, args.batch_size, args.workers)
-        tally = evaluate(model.to(context.device), loader, len(labels), context, amp=context.device.type == "cuda")
+        with precision(args.precision, context.device):
+            tally = evaluate(prepare(model.to(context.device), args.precision), loader, len(labels), context)
     finally:
         distributed.stop(context)
     if not context.main:
         return 0
     scores = tally.scores()
     print(
-        f"{args.split}: {scores['clips']} clips, {'+'.join(streams)}: top-1 {scores['top1']:.4f} "
+        f"{args.split}: {scores['clips']} clips, {'+'.join(streams)} in {args.precision}: top-1 {scores['top1']:.4f} "
         f"top-5 {scores['top5']:.4f} loss {scores['loss']:.4f}"
     )
     width = max(len(label) for label in labels)
@@ -57,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     for i, (label, row) in enumerate(zip(labels, tally.confusion.tolist(), strict=True)):
         print(f"{label:>{width}}  " + " ".join(f"{n:>5}" for n in row) + f"   ({i})")
     if args.json:
-        report = {"split": args.split, "streams": list(streams), "labels": labels, **scores}
+        report = {"split": args.split, "streams": list(streams), "precision": args.precision, "labels": labels}
+        report |= scores
         report["confusion"] = tally.confusion.tolist()
         args.json.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     return 0

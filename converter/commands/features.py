@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from converter.commands.options import add_autorotate, add_precision, add_weights
+
 ENDPOINT_HELP = "Conv3d_1a_7x7 … Mixed_5b, Mixed_5c (default), Logits"
 
 
@@ -17,11 +19,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         "clips of --clip frames start every --stride frames; a video shorter than a clip, and the frames after "
         "the last whole clip, make one more clip loop-padded to --clip frames (--drop-last drops it). "
         "Endpoint maps are averaged over time and space (--no-pool keeps them). Done videos are skipped "
-        "unless --force; a failed video is reported and the others go on.",
+        "unless --force; a failed video is reported and the others go on. --stream joint decodes once, runs the "
+        "RGB and the flow model (TV-L1 flow by default) and writes each clip's features concatenated, RGB first "
+        "(Mixed_5c: 1024 + 1024 = 2048); --per-stream also writes DIR/<name>.rgb.npy and DIR/<name>.flow.npy.",
     )
     p.add_argument("videos", type=Path, nargs="+", metavar="VIDEO", help="video files, GIFs or frame folders")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
-    p.add_argument("--weights", type=Path, help="RGB or flow I3D weights (default: weights/rgb_{imagenet,scratch})")
+    add_weights(p, "RGB and/or flow I3D weights (default: weights/<stream>_{imagenet,scratch}.safetensors)")
+    p.add_argument(
+        "--stream", choices=("rgb", "flow", "joint"), help="which model(s) to run (default: those --weights give)"
+    )
+    p.add_argument("--per-stream", action="store_true", help="joint: also write each stream's own array")
     p.add_argument("--endpoint", default="Mixed_5c", help=f"which activations: {ENDPOINT_HELP}")
     p.add_argument("--clip", type=int, default=64, help="frames per clip")
     p.add_argument("--stride", type=int, help="frames from one clip's start to the next (default: --clip)")
@@ -36,6 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="flow weights only: tvl1 is the I3D recipe (slow); dis and farneback are fast but NOT the recipe",
     )
     p.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
+    add_precision(p)
+    add_autorotate(p)
     p.add_argument("--force", action="store_true", help="redo videos already done")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -44,8 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from converter.precision import prepare
     from converter.video.features import FeatureSettings, extract
-    from converter.video.streams import default_weights, load_stream
+    from converter.video.streams import load_streams
 
     settings = FeatureSettings(
         endpoint=args.endpoint,
@@ -55,15 +66,29 @@ def run(args: argparse.Namespace) -> int:
         pool=args.pool,
         drop_last=args.drop_last,
         flow_method=args.flow_method,
+        autorotate=args.autorotate,
+        precision=args.precision,
     )
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    weights = args.weights or default_weights("rgb")
-    stream, model = load_stream(weights, device=device)
+    loaded = load_streams(args.weights, args.stream, device=device)
+    stream = "joint" if len(loaded) > 1 else next(iter(loaded))
+    models = {s: prepare(model, args.precision) for s, (_, model) in loaded.items()}
+    weights = ", ".join(f"{s} {path}" for s, (path, _) in loaded.items())
     print(
-        f"{stream} weights {weights} on {device}: {settings.endpoint}, clips of {settings.clip} every {settings.stride}"
+        f"{stream} stream, weights {weights} on {device} in {args.precision}: {settings.endpoint}, "
+        f"clips of {settings.clip} every {settings.stride}"
+        + (" (joint rows: RGB then flow)" if len(loaded) > 1 else "")
     )
     summary = extract(
-        args.videos, model, stream, args.out, settings, batch=args.batch, force=args.force, progress=not args.quiet
+        args.videos,
+        models,
+        stream,
+        args.out,
+        settings,
+        batch=args.batch,
+        force=args.force,
+        progress=not args.quiet,
+        per_stream=args.per_stream,
     )
     for line in summary.lines():
         print(line)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from converter.commands.options import add_autorotate
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -29,6 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dtype", choices=("float32", "float16"), default="float32", help="output dtype")
     p.add_argument("--min-frames", type=int, default=9, help="loop shorter clips to this length (I3D needs 9)")
     p.add_argument("--max-frames", type=int, help="keep only the first N sampled frames of each clip")
+    add_autorotate(p)
     split = p.add_mutually_exclusive_group()
     split.add_argument("--val-ratio", type=float, default=0.2, help="share of each class sent to val")
     split.add_argument("--split-file", type=Path, help="lines '<train|val> <class>/<name>' for every clip")
@@ -49,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         min_frames=args.min_frames,
         max_frames=args.max_frames,
+        autorotate=args.autorotate,
     )
     summary = preprocess(
         args.data,

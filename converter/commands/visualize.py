@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from converter.commands.options import add_autorotate, add_precision
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -28,6 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     activations.add_argument(
         "--flow-method", choices=("tvl1", "dis", "farneback"), default="tvl1", help="flow weights only"
     )
+    add_precision(activations)
+    add_autorotate(activations)
     for parser in (filters, activations):
         parser.add_argument("--weights", type=Path, help="I3D weights (default: weights/rgb_{imagenet,scratch})")
         parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
@@ -35,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from converter.precision import prepare
     from converter.video.streams import default_weights, load_stream
     from converter.video.visualize import save_activations, save_filters
 
@@ -46,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     results = save_activations(
         args.video,
-        model,
+        prepare(model, args.precision),
         stream,
         args.endpoints,
         args.out,
@@ -54,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
         channels=args.channels,
         fps=args.fps,
         flow_method=args.flow_method,
+        precision=args.precision,
+        autorotate=args.autorotate,
     )
     for result in results:
         shape = "x".join(map(str, result.shape))

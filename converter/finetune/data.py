@@ -1,8 +1,10 @@
 """Clips of the pre-processed layout, checked up front, and sampled as the I3D recipe trains on them.
 
 Layout (``python -m converter preprocess``): ``<root>/<split>/<class>/<clip>/rgb.npy`` (T, H, W, 3) and
-``flow.npy`` (T, H, W, 2), float in [-1, 1]. Every problem (a class folder that is empty or not in
-classes.txt, a missing or mis-shaped array) is found by ``find_clips`` before any training starts.
+``flow.npy`` (T, H, W, 2), float in [-1, 1], or uint8 (mapped by the recipe's x / 127.5 - 1; a float
+file in 0..255 is an error, found from its first, middle and last frames). Every problem (a class
+folder that is empty or not in classes.txt, a missing, mis-shaped or out-of-range array) is found by
+``find_clips`` before any training starts.
 
 Sampling is a pure function of (seed, epoch, clip index): the same clip gets the same crop in any
 process, DataLoader worker or resumed run, which is what makes resuming and torchrun reproducible.
@@ -20,6 +22,7 @@ from torch.utils.data import Dataset, DistributedSampler
 
 from converter.errors import ConversionError
 from converter.models.i3d_spec import logits_input_sizes
+from converter.models.input_range import TOLERANCE
 from converter.video.preprocess import read_classes
 
 CHANNELS = {"rgb": 3, "flow": 2}
@@ -97,8 +100,7 @@ def _clip(folder: Path, label: int, streams: tuple[str, ...], crop: int) -> Clip
             raise ConversionError(path, f"not a readable .npy file: {err}") from None
         if array.ndim != 4 or array.shape[3] != CHANNELS[stream] or array.shape[0] < 1:
             raise ConversionError(path, f"shape {array.shape}, expected (T, H, W, {CHANNELS[stream]}) with T >= 1")
-        if array.dtype.kind != "f":
-            raise ConversionError(path, f"dtype {array.dtype}, expected float in [-1, 1]")
+        check_values(path, array)
         if min(array.shape[1:3]) < crop:
             raise ConversionError(path, f"frames of {array.shape[1]}x{array.shape[2]} are smaller than the crop {crop}")
         shapes[stream] = array.shape[:3]
@@ -111,6 +113,43 @@ def _clip(folder: Path, label: int, streams: tuple[str, ...], crop: int) -> Clip
             )
     frames, height, width = shapes[first]
     return Clip(folder, label, frames, height, width)
+
+
+def check_values(path: Path, array: np.ndarray) -> None:
+    """Refuse a clip array I3D would misread: neither float nor uint8, or float outside [-1, 1] (0..255
+    pixels, say), judged from its first, middle and last frames (the arrays may be large and mapped)."""
+    if array.dtype == np.uint8:
+        return
+    if array.dtype.kind != "f":
+        raise ConversionError(path, f"dtype {array.dtype}, expected float in [-1, 1] or uint8 pixels")
+    sample = np.asarray(array[sorted({0, len(array) // 2, len(array) - 1})], dtype=np.float32)
+    low, high = float(sample.min()), float(sample.max())
+    if low < -1 - TOLERANCE or high > 1 + TOLERANCE:
+        hint = "; it looks like 0..255 pixels: save uint8, or x / 127.5 - 1" if low >= 0 and high > 2 else ""
+        raise ConversionError(path, f"values span [{low:.6g}, {high:.6g}], expected [-1, 1]{hint}")
+
+
+def sample_clip(
+    array: np.ndarray, frames: np.ndarray, top: int, left: int, crop: int, *, flip: bool = False, flow: bool = False
+) -> torch.Tensor:
+    """(C, T, crop, crop) float32 tensor of ``array`` (T, H, W, C): the ``frames`` rows, the crop square at
+    (``top``, ``left``), mirrored when ``flip`` (flow's x negated), uint8 mapped by x / 127.5 - 1."""
+    chunk = np.array(array[frames, top : top + crop, left : left + crop], dtype=np.float32)
+    if array.dtype == np.uint8:
+        chunk = chunk / np.float32(127.5) - np.float32(1.0)
+    if flip:
+        chunk = chunk[:, :, ::-1]
+        if flow:
+            chunk[..., 0] *= -1
+    return torch.from_numpy(np.ascontiguousarray(chunk.transpose(3, 0, 1, 2)))
+
+
+def centre_clip(array: np.ndarray, clip_frames: int, crop: int) -> torch.Tensor:
+    """The evaluation view of a (T, H, W, C) clip: centre ``clip_frames`` frames (looped when shorter), centre crop."""
+    total, height, width = array.shape[:3]
+    return sample_clip(
+        array, window(total, clip_frames, None), _offset(height, crop, None), _offset(width, crop, None), crop
+    )
 
 
 def _visible(folder: Path) -> list[Path]:
@@ -157,12 +196,7 @@ class ClipDataset(Dataset):
         inputs = {}
         for stream in self.streams:
             array = np.load(clip.array(stream), mmap_mode="r")
-            chunk = np.array(array[frames, top : top + self.crop, left : left + self.crop], dtype=np.float32)
-            if flip:
-                chunk = chunk[:, :, ::-1]
-                if stream == "flow":
-                    chunk[..., 0] *= -1
-            inputs[stream] = torch.from_numpy(np.ascontiguousarray(chunk.transpose(3, 0, 1, 2)))
+            inputs[stream] = sample_clip(array, frames, top, left, self.crop, flip=flip, flow=stream == "flow")
         return inputs, clip.label
 
 

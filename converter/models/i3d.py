@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from converter.models import i3d_spec as spec
+from converter.models.input_range import exporting, model_input
 from converter.models.tf_same import Conv3dSame, MaxPool3dSame
 
 # Worked out once here rather than in forward, so torch.compile traces a constant, not a cached function.
@@ -142,7 +143,13 @@ class Logits(nn.Module):
 
 
 class InceptionI3d(nn.Module):
-    """Inception-v1 I3D ("Quo Vadis", Carreira & Zisserman 2017) with TF-exact padding and names."""
+    """Inception-v1 I3D ("Quo Vadis", Carreira & Zisserman 2017) with TF-exact padding and names.
+
+    Input: float in [-1, 1] (anything else is a ValueError unless ``check_input_range`` is False), or
+    uint8 pixels, mapped by the recipe's x / 127.5 - 1 (see ``input_range``).
+    """
+
+    check_input_range: bool = True
 
     def __init__(
         self, num_classes: int = 400, in_channels: int = 3, dropout: float = 0.0, bn_momentum: float = 0.001
@@ -176,6 +183,9 @@ class InceptionI3d(nn.Module):
             raise ValueError(f"expected input (B, {self.in_channels}, T, H, W), got {tuple(x.shape)}")
         if "Logits" in wanted:
             self._check_logits_input(x.shape[2], x.shape[3], x.shape[4])
+        if not torch.jit.is_scripting():  # noqa: SIM102 (TorchScript prunes only this exact form)
+            if not exporting():
+                x = model_input(x, next(self.parameters()).dtype, self.check_input_range)
         found: dict[str, torch.Tensor] = {}
         for name, module in self.named_children():
             if not wanted:

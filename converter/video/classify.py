@@ -19,7 +19,9 @@ import numpy as np
 import torch
 
 from converter.errors import ConversionError
+from converter.precision import precision as run_in
 from converter.video.clips import batch_tensor, iter_inputs, iter_windows
+from converter.video.decode import Orientation
 from converter.video.streams import class_names
 from converter.video.transforms import MIN_FRAMES
 
@@ -45,6 +47,8 @@ class Classification:
     stream_logits: dict[str, np.ndarray]
     frames: int
     windows: list[tuple[int, int]]
+    orientation: str = ""  # what decoding turned upright ('' when nothing), see decode.Orientation
+    precision: str = "fp32"
 
     @property
     def logits(self) -> np.ndarray:
@@ -80,8 +84,11 @@ def classify(
     fps: float = 25.0,
     flow_method: str = "tvl1",
     window: int = DEFAULT_WINDOW,
+    autorotate: bool = True,
+    precision: str = "fp32",
 ) -> Classification:
-    """Score ``video`` with one model per stream (``{"rgb": …, "flow": …}``, same classes), on their device."""
+    """Score ``video`` with one model per stream (``{"rgb": …, "flow": …}``, same classes), on their device,
+    in ``precision`` (see ``converter.precision``); frames are turned upright unless ``autorotate`` is off."""
     video = Path(video)
     if window < MIN_FRAMES:
         raise ConversionError(None, f"window of {window} frames: I3D's logits need at least {MIN_FRAMES}")
@@ -92,8 +99,12 @@ def classify(
     labels = class_names(models[streams[0]])
     totals = {s: np.zeros(sizes[s], np.float64) for s in streams}
     windows: list[tuple[int, int]] = []
-    inputs = iter_inputs(video, streams, fps=fps, flow_method=flow_method)
-    with torch.inference_mode():
+    orientation = Orientation()
+    inputs = iter_inputs(
+        video, streams, fps=fps, flow_method=flow_method, autorotate=autorotate, orientation=orientation
+    )
+    device = next(models[streams[0]].parameters()).device
+    with torch.inference_mode(), run_in(precision, device):
         for win in iter_windows(inputs, window, window, pad_to=MIN_FRAMES):
             for index, stream in enumerate(streams):
                 model = models[stream]
@@ -104,6 +115,5 @@ def classify(
     frames = sum(count for _, count in windows)
     if not frames:
         raise ConversionError(video, "no frames decoded")
-    return Classification(
-        video, labels, {s: (t / frames).astype(np.float32) for s, t in totals.items()}, frames, windows
-    )
+    logits = {s: (t / frames).astype(np.float32) for s, t in totals.items()}
+    return Classification(video, labels, logits, frames, windows, orientation.describe(), precision)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from converter.errors import ConversionError
-from converter.video.decode import iter_frames
+from converter.video.decode import Orientation, iter_frames
 from converter.video.flow import iter_flow
 from converter.video.transforms import iter_rgb, loop_pad
 
@@ -40,17 +40,24 @@ class Window(Generic[_T]):
 
 
 def iter_inputs(
-    path: str | os.PathLike[str], streams: Sequence[str], *, fps: float = 25.0, flow_method: str = "tvl1"
+    path: str | os.PathLike[str],
+    streams: Sequence[str],
+    *,
+    fps: float = 25.0,
+    flow_method: str = "tvl1",
+    autorotate: bool = True,
+    orientation: Orientation | None = None,
 ) -> Iterator[tuple[np.ndarray, ...]]:
     """Per frame sampled at ``fps``, one float32 (224, 224, C) array per stream (``rgb``, ``flow``), in order.
 
-    The video is decoded once; the flow of frame t needs frame t + 1, so at most two frames are held.
+    The video is decoded once (turned upright unless ``autorotate`` is off; ``orientation`` records
+    it); the flow of frame t needs frame t + 1, so at most two frames are held.
     """
     makers = {"rgb": iter_rgb, "flow": lambda frames: iter_flow(frames, flow_method)}
     unknown = [s for s in streams if s not in makers]
     if unknown or not streams:
         raise ConversionError(None, f"streams must be among {', '.join(makers)}, got {list(streams)}")
-    copies = tee(iter_frames(path, fps), len(streams))
+    copies = tee(iter_frames(path, fps, autorotate=autorotate, orientation=orientation), len(streams))
     return zip(*(makers[stream](frames) for stream, frames in zip(streams, copies, strict=True)), strict=True)
 
 

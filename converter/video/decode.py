@@ -5,6 +5,9 @@ their presentation times: output frame ``k`` (at ``k / fps`` seconds) is the sou
 screen at that moment, so 30 fps becomes 25 fps by dropping, 12 fps becomes 25 by repeating,
 and variable-rate clips come out evenly spaced. Times are exact fractions, so a 25 fps clip
 sampled at 25 fps keeps every frame.
+
+Frames come out upright, as a player shows them: a video's display matrix (phone videos shot
+upright) and an image's EXIF orientation are applied (``orientation``) unless ``autorotate`` is off.
 """
 
 from __future__ import annotations
@@ -12,30 +15,60 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from converter.errors import ConversionError
+from converter.video.orientation import Turn, from_display_matrix, from_exif
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+_EXIF_ORIENTATION = 0x0112
 DEFAULT_FPS = 25.0
 
 # (start time in seconds, how long it stays on screen or None when unknown, RGB frame)
 _Timed = tuple[Fraction, Fraction | None, np.ndarray]
 
 
+@dataclass
+class Orientation:
+    """What decoding turned: the rotations/mirrors applied, e.g. ``{"rotated 90° counter-clockwise"}``."""
+
+    applied: set[str] = field(default_factory=set)
+
+    def note(self, turn: Turn, source: str) -> None:
+        if turn:
+            self.applied.add(f"{turn.describe()} ({source})")
+
+    def describe(self) -> str:
+        """'' when nothing was turned, else e.g. 'rotated 90° clockwise (display matrix)'."""
+        return ", ".join(sorted(self.applied))
+
+
 def iter_frames(
-    path: str | os.PathLike[str], fps: float | None = DEFAULT_FPS, *, folder_fps: float = DEFAULT_FPS
+    path: str | os.PathLike[str],
+    fps: float | None = DEFAULT_FPS,
+    *,
+    folder_fps: float = DEFAULT_FPS,
+    autorotate: bool = True,
+    orientation: Orientation | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield uint8 (H, W, 3) RGB frames of ``path`` sampled at ``fps`` (``None``: every frame as decoded).
 
     A folder holds one image per frame (png/jpg, in natural order: ``2.jpg`` before ``10.jpg``),
-    shown at ``folder_fps``. Raises ConversionError for anything that cannot be read, also part way.
+    shown at ``folder_fps``. With ``autorotate``, frames are turned upright by the display matrix or
+    EXIF orientation, and ``orientation`` (when given) records what was turned. Raises
+    ConversionError for anything that cannot be read, also part way.
     """
     path = Path(path)
-    timed = _folder_frames(path, folder_fps) if path.is_dir() else _video_frames(path)
+    record = orientation if orientation is not None else Orientation()
+    timed = (
+        _folder_frames(path, folder_fps, autorotate, record)
+        if path.is_dir()
+        else _video_frames(path, autorotate, record)
+    )
     frames = _same_size(path, timed)
     if fps is None:
         yield from (frame for _, _, frame in frames)
@@ -61,8 +94,9 @@ def _resample(frames: Iterator[_Timed], fps: Fraction) -> Iterator[np.ndarray]:
             k += 1
 
 
-def _video_frames(path: Path) -> Iterator[_Timed]:
+def _video_frames(path: Path, autorotate: bool, orientation: Orientation) -> Iterator[_Timed]:
     import av
+    from av.sidedata.sidedata import Type
 
     try:
         with av.open(str(path)) as container:
@@ -80,14 +114,20 @@ def _video_frames(path: Path) -> Iterator[_Timed]:
                     first_pts = frame.pts if first_pts is None else first_pts
                     start = (frame.pts - first_pts) * frame.time_base
                     duration = frame.duration * frame.time_base if frame.duration else period
-                yield start, duration, frame.to_ndarray(format="rgb24")
+                image = frame.to_ndarray(format="rgb24")
+                if autorotate:
+                    matrix = frame.side_data.get(Type.DISPLAYMATRIX)
+                    turn = from_display_matrix(None if matrix is None else bytes(matrix), path)
+                    orientation.note(turn, "display matrix")
+                    image = turn.apply(image)
+                yield start, duration, image
     except av.FFmpegError as err:
         raise ConversionError(path, f"cannot decode: {err.strerror or err}") from err
     except OSError as err:
         raise ConversionError(path, f"cannot read: {err.strerror or err}") from err
 
 
-def _folder_frames(path: Path, fps: float) -> Iterator[_Timed]:
+def _folder_frames(path: Path, fps: float, autorotate: bool, orientation: Orientation) -> Iterator[_Timed]:
     from PIL import Image, UnidentifiedImageError
 
     files = sorted(
@@ -101,9 +141,11 @@ def _folder_frames(path: Path, fps: float) -> Iterator[_Timed]:
         try:
             with Image.open(file) as image:
                 frame = np.asarray(image.convert("RGB"))
+                turn = from_exif(image.getexif().get(_EXIF_ORIENTATION)) if autorotate else Turn()
         except (UnidentifiedImageError, OSError) as err:
             raise ConversionError(file, f"cannot read image: {err}") from err
-        yield index * period, period, frame
+        orientation.note(turn, "EXIF orientation")
+        yield index * period, period, turn.apply(frame)
 
 
 def _same_size(path: Path, frames: Iterator[_Timed]) -> Iterator[_Timed]:

@@ -9,6 +9,12 @@ averaged over T, H and W to (clips, C) unless ``pool`` is off ((clips, C, T, H, 
 (clips, classes). The ``.npy`` is streamed to disk and the ``.json`` written last, both atomically: a
 video counts as done when both are there with the same settings; a failed video is reported and
 the others go on.
+
+The ``joint`` stream decodes each video once, computes RGB and flow inputs of the same frames, runs
+both models on the same clips and writes their features concatenated on the channel axis, RGB
+first (Mixed_5c: 1024 + 1024 = 2048 per clip, the two-stream features of action-localisation
+work); ``per_stream`` also writes ``<name>.rgb.npy`` and ``<name>.flow.npy``. Clip boundaries and
+timestamps are those of a single-stream run.
 """
 
 from __future__ import annotations
@@ -27,7 +33,10 @@ import torch
 
 from converter.errors import ConversionError
 from converter.models.i3d_spec import ENDPOINTS
+from converter.precision import PRECISIONS
+from converter.precision import precision as run_in
 from converter.video.clips import Window, batch_tensor, iter_inputs, iter_windows
+from converter.video.decode import Orientation
 from converter.video.flow import METHODS
 from converter.video.preprocess import write_npy
 from converter.video.transforms import MIN_FRAMES
@@ -44,6 +53,8 @@ class FeatureSettings:
     pool: bool = True
     drop_last: bool = False
     flow_method: str = "tvl1"
+    autorotate: bool = True
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         problems = {
@@ -52,6 +63,7 @@ class FeatureSettings:
             f"Logits need clips of at least {MIN_FRAMES} frames": self.endpoint == "Logits" and self.clip < MIN_FRAMES,
             "fps must be positive (timestamps need it)": not self.fps > 0,
             f"flow method must be one of {', '.join(METHODS)}": self.flow_method not in METHODS,
+            f"precision must be one of {', '.join(PRECISIONS)}": self.precision not in PRECISIONS,
         }
         for reason, bad in problems.items():
             if bad:
@@ -66,6 +78,7 @@ class Outcome:
     frames: int = 0
     seconds: float = 0.0
     reason: str = ""
+    orientation: str = ""
 
 
 @dataclass
@@ -79,7 +92,11 @@ class Summary:
     def lines(self) -> list[str]:
         done = self.of("done")
         frames, busy = sum(o.frames for o in done), sum(o.seconds for o in done)
-        lines = [f"{o.video}: {o.shape} features of {o.frames} frames in {o.seconds:.1f} s" for o in done]
+        lines = [
+            f"{o.video}: {o.shape} features of {o.frames} frames in {o.seconds:.1f} s"
+            + (f", frames {o.orientation}" if o.orientation else "")
+            for o in done
+        ]
         lines.append(
             f"{len(done)} done, {len(self.of('skipped'))} already done, {len(self.of('failed'))} failed "
             f"of {len(self.outcomes)} videos in {self.seconds:.1f} s"
@@ -101,7 +118,7 @@ def output_names(videos: Sequence[Path]) -> list[str]:
 
 def extract(
     videos: Sequence[str | os.PathLike[str]],
-    model: torch.nn.Module,
+    model: torch.nn.Module | dict[str, torch.nn.Module],
     stream: str,
     out_dir: str | os.PathLike[str],
     settings: FeatureSettings | None = None,
@@ -109,12 +126,15 @@ def extract(
     batch: int = 4,
     force: bool = False,
     progress: bool = True,
+    per_stream: bool = False,
 ) -> Summary:
-    """Features of every video with ``model`` (an I3D of ``stream``, on its device) into ``out_dir``."""
+    """Features of every video into ``out_dir`` with ``model``: an I3D of ``stream`` (on its device), or
+    for ``stream`` "joint" ``{"rgb": …, "flow": …}`` (``per_stream``: also each stream's own array)."""
     start = time.perf_counter()
     settings = settings or FeatureSettings()
     if batch < 1:
         raise ConversionError(None, f"batch must be at least 1, got {batch}")
+    models = _models(model, stream)
     paths = [Path(v) for v in videos]
     names = output_names(paths)
     out_dir = Path(out_dir)
@@ -125,7 +145,7 @@ def extract(
         for video, name in zip(paths, names, strict=True):
             bar.set_description(name)
             bar.set_postfix_str("", refresh=False)
-            outcome = _one(video, out_dir / name, model, stream, settings, batch, force, bar)
+            outcome = _one(video, out_dir / name, models, settings, batch, force, per_stream, bar)
             summary.outcomes.append(outcome)
             bar.update(1)
     finally:
@@ -140,16 +160,39 @@ class Log:
 
     frames: int = 0
     windows: list[Window] = field(default_factory=list)
+    orientation: Orientation = field(default_factory=Orientation)
 
 
 def iter_features(
-    video: Path, model: torch.nn.Module, stream: str, settings: FeatureSettings, batch: int, log: Log
+    video: Path,
+    model: torch.nn.Module | dict[str, torch.nn.Module],
+    stream: str,
+    settings: FeatureSettings,
+    batch: int,
+    log: Log,
 ) -> Iterator[np.ndarray]:
-    """One feature array per clip, in order, batched on the model's device; ``log`` follows along."""
-    device = next(model.parameters()).device
+    """One feature array per clip, in order, batched on the model's device; ``log`` follows along.
+    ``joint``: the RGB and flow features of the clip concatenated on the channel axis, RGB first."""
+    for features in iter_stream_features(video, _models(model, stream), settings, batch, log):
+        yield np.concatenate(list(features.values()), axis=0)
 
-    def inputs() -> Iterator[np.ndarray]:
-        for (frame,) in iter_inputs(video, (stream,), fps=settings.fps, flow_method=settings.flow_method):
+
+def iter_stream_features(
+    video: Path, models: dict[str, torch.nn.Module], settings: FeatureSettings, batch: int, log: Log
+) -> Iterator[dict[str, np.ndarray]]:
+    """Per clip, each stream's feature array, from one decode of ``video``."""
+    streams = tuple(models)
+    devices = {stream: next(model.parameters()).device for stream, model in models.items()}
+
+    def inputs() -> Iterator[tuple[np.ndarray, ...]]:
+        for frame in iter_inputs(
+            video,
+            streams,
+            fps=settings.fps,
+            flow_method=settings.flow_method,
+            autorotate=settings.autorotate,
+            orientation=log.orientation,
+        ):
             log.frames += 1
             yield frame
 
@@ -157,35 +200,64 @@ def iter_features(
     clips = iter_windows(inputs(), settings.clip, settings.stride, pad_to)
     with torch.inference_mode():
         while group := list(islice(clips, batch)):
-            out = model.endpoints(batch_tensor([w.items for w in group], device), [settings.endpoint])
-            values = out[settings.endpoint]
-            if settings.pool and values.dim() == 5:
-                values = values.mean(dim=(2, 3, 4))
+            values = {}
+            for index, (stream, model) in enumerate(models.items()):
+                clip = batch_tensor([[frame[index] for frame in w.items] for w in group], devices[stream])
+                with run_in(settings.precision, devices[stream]):
+                    out = model.endpoints(clip, [settings.endpoint])[settings.endpoint]
+                if settings.pool and out.dim() == 5:
+                    out = out.float().mean(dim=(2, 3, 4))
+                values[stream] = out.float().cpu().numpy()
             log.windows.extend(Window(w.start, w.frames, []) for w in group)
-            yield from values.float().cpu().numpy()
+            for row in range(len(group)):
+                yield {stream: array[row] for stream, array in values.items()}
+
+
+def _models(model: torch.nn.Module | dict[str, torch.nn.Module], stream: str) -> dict[str, torch.nn.Module]:
+    """``{stream: model}``, RGB first; ``joint`` needs an RGB and a flow model."""
+    models = dict(model) if isinstance(model, dict) else {stream: model}
+    wanted = ["rgb", "flow"] if stream == "joint" else [stream]
+    if sorted(models) != sorted(wanted):
+        raise ConversionError(None, f"the {stream} stream needs models {wanted}, got {sorted(models)}")
+    return {name: models[name] for name in wanted}
 
 
 def _one(
     video: Path,
     stem: Path,
-    model: torch.nn.Module,
-    stream: str,
+    models: dict[str, torch.nn.Module],
     settings: FeatureSettings,
     batch: int,
     force: bool,
+    per_stream: bool,
     bar,
 ) -> Outcome:
     npy, meta = stem.with_suffix(".npy"), stem.with_suffix(".json")
-    recorded = {**asdict(settings), "stream": stream, "weights": _weights_id(model)}
-    if stream != "flow":
+    stream = "joint" if len(models) > 1 else next(iter(models))
+    parts = {s: stem.with_name(f"{stem.name}.{s}.npy") for s in models} if per_stream and len(models) > 1 else {}
+    weights = {s: _weights_id(m) for s, m in models.items()}
+    recorded = {**asdict(settings), "stream": stream, "weights": weights.get(stream, weights)}
+    if stream == "rgb":
         del recorded["flow_method"]  # RGB features do not depend on it
     try:
-        if not force and _done(npy, meta, recorded):
+        if not force and _done(npy, meta, recorded) and all(p.is_file() for p in parts.values()):
             return Outcome(video, "skipped")
         meta.unlink(missing_ok=True)
         start = time.perf_counter()
         log = Log()
-        count = write_npy(npy, _counting(iter_features(video, model, stream, settings, batch, log), bar), "float32")
+        kept: dict[str, list[np.ndarray]] = {s: [] for s in parts}
+        channels: dict[str, int] = {}
+
+        def joined() -> Iterator[np.ndarray]:
+            for features in iter_stream_features(video, models, settings, batch, log):
+                for s, rows in kept.items():
+                    rows.append(features[s])
+                channels.update((s, int(f.shape[0])) for s, f in features.items())
+                yield np.concatenate(list(features.values()), axis=0)
+
+        count = write_npy(npy, _counting(joined(), bar), "float32")
+        for s, path in parts.items():
+            write_npy(path, kept[s], "float32")
         if not count:
             raise ConversionError(video, "no frames decoded" if not log.frames else "no whole clip (--drop-last)")
         shape = np.load(npy, mmap_mode="r").shape
@@ -198,9 +270,13 @@ def _one(
             "clip_frames": [[w.start, w.stop] for w in windows],
             "timestamps": [[w.start / fps, w.stop / fps] for w in windows],
             "padded": [w.frames < settings.clip for w in windows],
+            "rotation": log.orientation.describe(),
         }
+        if stream == "joint":
+            record["channels"] = channels  # each row: the RGB channels first, then the flow ones
         _write_atomic(meta, json.dumps(record).encode() + b"\n")
-        return Outcome(video, "done", tuple(shape), log.frames, time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        return Outcome(video, "done", tuple(shape), log.frames, seconds, orientation=log.orientation.describe())
     except ConversionError as err:
         return Outcome(video, "failed", reason=str(err))
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from converter.errors import ConversionError
-from converter.video.decode import DEFAULT_FPS, iter_frames
+from converter.video.decode import DEFAULT_FPS, Orientation, iter_frames
 from converter.video.flow import METHODS, RECIPE_METHOD, iter_flow
 from converter.video.transforms import MIN_FRAMES, iter_rgb, loop_pad
 
@@ -53,6 +53,7 @@ class Settings:
     dtype: str = "float32"
     min_frames: int = MIN_FRAMES
     max_frames: int | None = None
+    autorotate: bool = True  # display matrix / EXIF orientation applied (see decode)
 
     def __post_init__(self) -> None:
         problems = {
@@ -94,6 +95,7 @@ class Outcome:
     flow_pairs: int = 0
     flow_seconds: float = 0.0
     reason: str = ""
+    orientation: str = ""
 
 
 @dataclass
@@ -119,6 +121,7 @@ class Summary:
                 f"flow ({self.flow_method}{recipe}): {pairs} frame pairs in {seconds:.1f} s of worker time, "
                 f"{pairs / seconds:.2f} frames/s per worker ({self.workers} worker(s), decoding included)"
             )
+        lines += [f"{o.item.key}: frames {o.orientation}" for o in done if o.orientation]
         lines += [f"failed: {o.reason}" for o in failed]
         return lines
 
@@ -288,10 +291,12 @@ def _compute(item: Item, out_dir: Path, settings: Settings) -> Outcome:
         "split": item.split,
         "frames": frames,
         "decoded_frames": decoded,
+        "rotation": source.orientation.describe(),
         "settings": asdict(settings),
     }
     _write_atomic(out_dir / META, (json.dumps(meta, indent=2) + "\n").encode())
-    return Outcome(item, "done", frames=frames, flow_pairs=max(decoded - 1, 0), flow_seconds=seconds)
+    pairs, turned = max(decoded - 1, 0), source.orientation.describe()
+    return Outcome(item, "done", frames=frames, flow_pairs=pairs, flow_seconds=seconds, orientation=turned)
 
 
 def write_npy(path: Path, frames: Iterable[np.ndarray], dtype: str) -> int:
@@ -335,10 +340,17 @@ class _Source:
 
     def __init__(self, item: Item, settings: Settings) -> None:
         self.item, self.settings, self.count = item, settings, 0
+        self.orientation = Orientation()
 
     def __iter__(self) -> Iterator[np.ndarray]:
         self.count = 0
-        frames = iter_frames(self.item.source, self.settings.fps, folder_fps=self.settings.folder_fps)
+        frames = iter_frames(
+            self.item.source,
+            self.settings.fps,
+            folder_fps=self.settings.folder_fps,
+            autorotate=self.settings.autorotate,
+            orientation=self.orientation,
+        )
         try:
             for frame in islice(frames, self.settings.max_frames):
                 self.count += 1

@@ -62,3 +62,31 @@ def class_names(model: torch.nn.Module) -> list[str]:
     if labels and len(labels) == count:
         return list(labels)
     return label_map(count) or [f"class {index}" for index in range(count)]
+
+
+def load_streams(
+    paths: list[Path] | None, wanted: str | None = None, *, device: str | torch.device = "cpu"
+) -> dict[str, tuple[Path, torch.nn.Module]]:
+    """(path, model) of each stream, RGB first, from weights files told apart by their input channels.
+
+    ``wanted`` (``rgb``, ``flow`` or ``joint``) is the set of streams to run: a stream it needs but
+    no file gives comes from ``default_weights``; a file of a stream it does not need, or two files
+    of one stream, is an error. ``wanted`` None runs what the files give (RGB by default).
+    """
+    models: dict[str, tuple[Path, torch.nn.Module]] = {}
+    for path in paths or ():
+        stream, model = load_stream(path, device=device)
+        if stream in models:
+            raise ConversionError(
+                path, f"a second {stream} model (the first: {models[stream][0]}); give one per stream"
+            )
+        models[stream] = (Path(path), model)
+    streams = ["rgb", "flow"] if wanted == "joint" else [wanted] if wanted else list(models) or ["rgb"]
+    extra = sorted(set(models) - set(streams))
+    if extra:
+        raise ConversionError(models[extra[0]][0], f"a {extra[0]} model, but the {wanted} stream was asked for")
+    for stream in streams:
+        if stream not in models:
+            path = default_weights(stream)
+            models[stream] = (path, load_stream(path, stream, device=device)[1])
+    return {stream: models[stream] for stream in CHANNELS if stream in models}

@@ -112,8 +112,13 @@ def save_activations(
     channels: int = 16,
     fps: float = 25.0,
     flow_method: str = "tvl1",
+    precision: str = "fp32",
+    autorotate: bool = True,
 ) -> list[Activations]:
-    """``<video>_<endpoint>.gif``/``.png`` in ``out_dir`` for the first ``frames`` frames of ``video``."""
+    """``<video>_<endpoint>.gif``/``.png`` in ``out_dir`` for the first ``frames`` frames of ``video``
+    (turned upright unless ``autorotate`` is off), the model run in ``precision``."""
+    from converter.precision import precision as run_in
+
     video = Path(video)
     bad = [e for e in endpoints if e not in ENDPOINTS[:-1]]
     if bad or not endpoints:
@@ -121,12 +126,13 @@ def save_activations(
     if frames < 1 or channels < 1:
         raise ConversionError(None, f"frames and channels must be at least 1, got {frames} and {channels}")
     streams = ("rgb",) if stream == "rgb" else ("rgb", stream)
-    inputs = list(islice(iter_inputs(video, streams, fps=fps, flow_method=flow_method), frames))
+    decoded = iter_inputs(video, streams, fps=fps, flow_method=flow_method, autorotate=autorotate)
+    inputs = list(islice(decoded, frames))
     if not inputs:
         raise ConversionError(video, "no frames decoded")
     shown = np.stack([np.clip((x[0] + 1) * 127.5, 0, 255).round().astype(np.uint8) for x in inputs])
     device = next(model.parameters()).device
-    with torch.inference_mode():
+    with torch.inference_mode(), run_in(precision, device):
         found = model.endpoints(batch_tensor([[x[-1] for x in inputs]], device), endpoints)
     name = video.name if video.is_dir() else video.stem
     results = []

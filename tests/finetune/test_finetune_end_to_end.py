@@ -64,10 +64,10 @@ def finetune(helpers: SimpleNamespace, *argv: str | Path) -> tuple[list[dict], f
 
 def check(videos: Path, out: Path, stream_files: list[str], capsys: pytest.CaptureFixture) -> float:
     """Validation top-1 by ``evaluate``; and ``predict`` on every raw validation video must agree."""
-    weights = [str(out / name) for name in stream_files]
+    weights = [arg for name in stream_files for arg in ("--weights", str(out / name))]
     report = out / "evaluate.json"
     data = videos / "videos" / "pre-processed"
-    argv = ["--data", str(data), "--weights", *weights, "--clip-frames", str(FRAMES), "--json", str(report)]
+    argv = ["--data", str(data), *weights, "--clip-frames", str(FRAMES), "--json", str(report)]
     assert main(["evaluate", *argv]) == 0
     top1 = json.loads(report.read_text())["top1"]
     capsys.readouterr()
@@ -75,7 +75,7 @@ def check(videos: Path, out: Path, stream_files: list[str], capsys: pytest.Captu
     for video in sorted((videos / "videos" / "raw").glob("*/*.mp4")):
         if int(video.stem.rsplit("_", 1)[1]) < TRAIN:
             continue
-        assert main(["predict", str(video), "--weights", *weights, "--json", "--flow-method", "dis"]) == 0
+        assert main(["predict", str(video), *weights, "--json", "--flow-method", "dis"]) == 0
         right += json.loads(capsys.readouterr().out)["top"][0]["label"] == video.parent.name
         total += 1
     assert total == 4 * VAL

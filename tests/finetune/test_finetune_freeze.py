@@ -46,7 +46,7 @@ def test_a_step_changes_only_what_trains() -> None:
     freeze(model, "Mixed_4b")
     train_mode(model, "Mixed_4b")
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    x = torch.randn(2, 3, 9, 48, 48)
+    x = torch.rand(2, 3, 9, 48, 48) * 2 - 1
     out = model.endpoints(x, ["Mixed_4c"])["Mixed_4c"]
     out.square().mean().backward()
     torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1).step()

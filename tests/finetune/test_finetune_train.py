@@ -259,12 +259,8 @@ def test_joint_streams_train_together_and_evaluate_fused(small: SimpleNamespace,
     assert (rgb.in_channels, flow.in_channels) == (3, 2) and rgb.labels == flow.labels == list(CLASSES)
     report = out / "eval.json"
     weights = [str(out / "last_flow.safetensors"), str(out / "last_rgb.safetensors")]
-    assert (
-        main(
-            ["evaluate", "--data", str(small.data), "--weights", *weights, "--clip-frames", "9", "--json", str(report)]
-        )
-        == 0
-    )
+    repeated = [arg for path in weights for arg in ("--weights", path)]  # one file per --weights, flow first
+    assert main(["evaluate", "--data", str(small.data), *repeated, "--clip-frames", "9", "--json", str(report)]) == 0
     capsys.readouterr()
     scores, row = json.loads(report.read_text()), epochs(out)[0]
     assert scores["streams"] == ["rgb", "flow"]

@@ -104,8 +104,9 @@ def test_joint_logits_are_rgb_plus_flow_logits(tmp_path, write_video, random_sta
     rgb = write_random_i3d(tmp_path / "rgb.safetensors", random_state(num_classes=6), 6, 3)
     flow = write_random_i3d(tmp_path / "flow.safetensors", random_state(num_classes=6, in_channels=2), 6, 2)
     video = write_video(tmp_path / "shapes.mp4", moving_shapes(9))
-    args = ["classify", str(video), "--weights", str(rgb), "--flow-weights", str(flow), "--flow-method", "dis"]
-    assert main([*args, "--stream", "joint", "--topk", "6"]) == 0
+    # Repeated --weights, flow first: the files' metadata tell the streams apart, and both make "joint".
+    args = ["classify", str(video), "--weights", str(flow), "--weights", str(rgb), "--flow-method", "dis"]
+    assert main([*args, "--topk", "6"]) == 0
     output = capsys.readouterr().out
     assert "joint logit = rgb logit + flow logit" in output and "flow by dis (NOT the recipe)" in output
     frames = list(iter_frames(video))
@@ -129,8 +130,10 @@ def test_flow_without_flow_weights_says_how_to_get_them(tmp_path, monkeypatch, c
 
 def test_a_model_of_the_other_stream_is_refused(tmp_path, random_state, capsys):
     flow = write_random_i3d(tmp_path / "flow.safetensors", random_state(num_classes=4, in_channels=2), 4, 2)
-    assert main(["classify", "clip.mp4", "--weights", str(flow)]) == 2
-    assert "a flow model (2 input channels); the rgb stream needs 3" in capsys.readouterr().err
+    assert main(["classify", "clip.mp4", "--stream", "rgb", "--weights", str(flow)]) == 2
+    assert "a flow model, but the rgb stream was asked for" in capsys.readouterr().err
+    assert main(["classify", "clip.mp4", "--weights", str(flow), "--weights", str(flow)]) == 2
+    assert "a second flow model" in capsys.readouterr().err
 
 
 def test_windows_shorter_than_i3d_needs_are_refused(tmp_path, random_state):
