@@ -1,0 +1,360 @@
+"""Dual TV-L1 optical flow in PyTorch, batched, on any device: OpenCV contrib's
+``cv::optflow::DualTVL1OpticalFlow`` (``modules/optflow/src/tvl1flow.cpp``, Zach, Pock & Bischof 2007;
+Sánchez, Meinhardt-Llopis & Facciolo, IPOL 2013) step for step, because the I3D flow weights were
+trained on *that* flow (``flow.py``: clipped to ±20 px, divided by 20).
+
+What is copied from OpenCV, and checked against cv2 block by block (``tests/video/test_video_tvl1.py``):
+
+- the pyramid: ``cv::resize`` INTER_LINEAR by 0.8 (sizes rounded half to even, half-pixel centres,
+  edge pixels replicated, no antialias), stopping before a level under 16 px;
+- ``centeredGradient``: central differences, one-sided (still halved) on the border;
+- the warp: ``cv::remap`` INTER_CUBIC (A = -0.75), BORDER_CONSTANT 0, coordinates rounded to 1/32 px
+  (INTER_BITS = 5) and the float 32 x 32 coefficient table;
+- ``cv::medianBlur`` 5 x 5 with replicated borders (exact: a selection network, no sorting);
+- the iteration: thresholding (``estimateV``), backward-difference divergence, primal update, forward
+  differences, dual update; stopping when the summed squared update of a pair falls to epsilon² H W,
+  checked after every inner step. A pair that stops is frozen while the others go on, so a batch gives
+  each pair the flow it gets alone.
+
+Not supported: ``gamma`` != 0 and an initial flow (the I3D recipe uses neither).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+import torch.nn.functional as F
+
+REMAP_BITS = 5  # OpenCV 4's INTER_BITS: remap coordinates are rounded to 1/32 px
+CUBIC_A = -0.75
+MIN_LEVEL = 16  # OpenCV stops the pyramid before a level narrower or lower than this
+FLT_EPSILON = float(torch.finfo(torch.float32).eps)
+
+
+@dataclass(frozen=True)
+class TVL1Params:
+    """``cv2.optflow.DualTVL1OpticalFlow_create()``'s defaults (OpenCV 4.x and 5.0; the warp as in 4.x)."""
+
+    tau: float = 0.25
+    lambda_: float = 0.15
+    theta: float = 0.3
+    nscales: int = 5
+    warps: int = 5
+    epsilon: float = 0.01
+    inner_iterations: int = 30
+    outer_iterations: int = 10
+    scale_step: float = 0.8
+    median_filtering: int = 5
+    remap_bits: int | None = REMAP_BITS  # OpenCV <= 4.x; None for OpenCV 5's unrounded remap
+
+    @classmethod
+    def like_opencv(cls, version: str) -> TVL1Params:
+        """The defaults of the OpenCV ``version`` given (e.g. ``cv2.__version__``): OpenCV 5 rewrote
+        ``remap``, which no longer rounds coordinates to 1/32 px."""
+        return cls(remap_bits=None if int(version.split(".")[0]) >= 5 else REMAP_BITS)
+
+
+# ---------------------------------------------------------------- pyramid resize (cv::resize INTER_LINEAR)
+
+
+def level_sizes(height: int, width: int, nscales: int = 5, scale_step: float = 0.8) -> list[tuple[int, int]]:
+    """Pyramid sizes, finest first: each level ``round(size * scale_step)`` (C's ``lrint``, half to even),
+    stopping before a level under 16 px as OpenCV does."""
+    sizes = [(height, width)]
+    for _ in range(1, nscales):
+        h, w = sizes[-1]
+        h, w = round(h * scale_step), round(w * scale_step)
+        if h < MIN_LEVEL or w < MIN_LEVEL:
+            break
+        sizes.append((h, w))
+    return sizes
+
+
+@lru_cache(maxsize=64)
+def _linear_taps(src: int, dst: int, scale: float) -> tuple[list[int], list[float]]:
+    """OpenCV's per-output source index and fraction: ``fx = (float)((d + 0.5) * scale - 0.5)``,
+    floor, clamped to the edge with a zero fraction."""
+    index, frac = [], []
+    for d in range(dst):
+        f = (d + 0.5) * scale - 0.5
+        s = math.floor(f)
+        f = float(torch.tensor(f - s, dtype=torch.float32))
+        if s < 0:
+            s, f = 0, 0.0
+        if s >= src - 1:
+            s, f = src - 1, 0.0
+        index.append(s)
+        frac.append(f)
+    return index, frac
+
+
+def _resize_axis(x: torch.Tensor, dim: int, size: int, scale: float) -> torch.Tensor:
+    index, frac = _linear_taps(x.shape[dim], size, scale)
+    i0 = torch.tensor(index, device=x.device)
+    i1 = torch.clamp(i0 + 1, max=x.shape[dim] - 1)
+    shape = [1] * x.dim()
+    shape[dim] = size
+    w1 = torch.tensor(frac, dtype=x.dtype, device=x.device).view(shape)
+    w0 = (1 - w1).view(shape)  # float32 1 - fx, as OpenCV's cbuf[0]
+    return x.index_select(dim, i0) * w0 + x.index_select(dim, i1) * w1
+
+
+def resize_linear(x: torch.Tensor, size: tuple[int, int], inv_scale: tuple[float, float] | None = None) -> torch.Tensor:
+    """``cv::resize(..., INTER_LINEAR)`` of float32 images ``[..., H, W]`` to ``size`` = (h, w).
+
+    ``inv_scale`` = (fy, fx) as passed to OpenCV (the pyramid passes 0.8, 0.8); ``None`` means
+    ``size / input size``, OpenCV's choice when given ``dsize``. Rows are interpolated first, as in
+    OpenCV's horizontal-then-vertical pass."""
+    h, w = size
+    fy, fx = inv_scale if inv_scale is not None else (h / x.shape[-2], w / x.shape[-1])
+    x = _resize_axis(x, x.dim() - 1, w, 1.0 / fx)
+    return _resize_axis(x, x.dim() - 2, h, 1.0 / fy)
+
+
+# ---------------------------------------------------------------- derivatives
+
+
+def centered_gradient(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """OpenCV's ``centeredGradient`` of ``[..., H, W]``: 0.5 (x[i+1] - x[i-1]) inside and 0.5 times the
+    one-sided difference on the border. Returns (d/dx, d/dy)."""
+    p = torch.cat([x[..., :, :1], x, x[..., :, -1:]], dim=-1)
+    dx = 0.5 * (p[..., :, 2:] - p[..., :, :-2])
+    p = torch.cat([x[..., :1, :], x, x[..., -1:, :]], dim=-2)
+    dy = 0.5 * (p[..., 2:, :] - p[..., :-2, :])
+    return dx, dy
+
+
+def forward_gradient(u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``forwardGradient``: x[i+1] - x[i], zero in the last column (d/dx) or row (d/dy)."""
+    ux = F.pad(u[..., :, 1:] - u[..., :, :-1], (0, 1))
+    uy = F.pad(u[..., 1:, :] - u[..., :-1, :], (0, 0, 0, 1))
+    return ux, uy
+
+
+def divergence(px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
+    """``divergence``: backward differences, the missing neighbour outside the image taken as 0."""
+    dx = px - F.pad(px[..., :, :-1], (1, 0))
+    dy = py - F.pad(py[..., :-1, :], (0, 0, 1, 0))
+    return dx + dy
+
+
+# ---------------------------------------------------------------- bicubic warp (cv::remap INTER_CUBIC)
+
+
+_PAD = 4  # zero border wide enough that a clamped far-outside position reads only zeros
+
+
+def _cubic_weights(t: torch.Tensor) -> torch.Tensor:
+    """OpenCV's ``interpolateCubic`` in float32: the 4 weights (taps -1, 0, 1, 2) at fractions ``t``."""
+    a = CUBIC_A
+    c0 = ((a * (t + 1) - 5 * a) * (t + 1) + 8 * a) * (t + 1) - 4 * a
+    c1 = ((a + 2) * t - (a + 3)) * t * t + 1
+    c2 = ((a + 2) * (1 - t) - (a + 3)) * (1 - t) * (1 - t) + 1
+    return torch.stack([c0, c1, c2, 1 - c0 - c1 - c2], dim=-1)
+
+
+def warp_cubic(images: torch.Tensor, flow: torch.Tensor, remap_bits: int | None = REMAP_BITS) -> torch.Tensor:
+    """``cv::remap(image, x + u, y + v, INTER_CUBIC, BORDER_CONSTANT 0)`` for images ``[B, C, H, W]``
+    and flow ``[B, 2, H, W]`` (pixels, x then y), float32; out-of-image taps read 0.
+
+    ``remap_bits=5``: OpenCV up to 4.x, coordinates rounded to 1/32 px and weights from the float
+    32 x 32 table; ``None``: OpenCV 5, whose rewritten remap uses the float coordinates as they are."""
+    b, c, h, w = images.shape
+    dev = images.device
+    x = torch.arange(w, device=dev, dtype=torch.float32) + flow[:, 0]
+    y = torch.arange(h, device=dev, dtype=torch.float32)[:, None] + flow[:, 1]
+    if remap_bits is None:
+        fx, fy = torch.floor(x), torch.floor(y)
+        wx, wy = _cubic_weights(x - fx), _cubic_weights(y - fy)
+        ix, iy = fx.to(torch.int64), fy.to(torch.int64)
+    else:
+        tab = 1 << remap_bits
+        qx = torch.round(x * tab).to(torch.int64)  # cvRound: half to even
+        qy = torch.round(y * tab).to(torch.int64)
+        ix, iy = qx >> remap_bits, qy >> remap_bits
+        table = _cubic_weights(torch.arange(tab, dtype=torch.float32) * torch.tensor(1.0 / tab)).to(dev)
+        wx, wy = table[qx & (tab - 1)], table[qy & (tab - 1)]
+    weights = (wy[..., :, None] * wx[..., None, :]).view(b, h * w, 16)  # float products, as OpenCV's table
+    wp = w + 2 * _PAD
+    ix = ix.clamp(-3, w + 1) + (_PAD - 1)  # first of the four taps, in the padded image
+    iy = iy.clamp(-3, h + 1) + (_PAD - 1)
+    taps = torch.arange(4, device=dev)
+    offsets = (taps[:, None] * wp + taps[None, :]).view(16)
+    index = ((iy * wp + ix).view(b, -1, 1) + offsets).view(b, 1, -1)  # (B, 1, H*W*16)
+    padded = F.pad(images, (_PAD, _PAD, _PAD, _PAD)).view(b, c, -1)
+    values = padded.gather(2, index.expand(b, c, -1)).view(b, c, h * w, 16)
+    return (values * weights.unsqueeze(1)).sum(-1).view(b, c, h, w)
+
+
+# ---------------------------------------------------------------- median (cv::medianBlur 5 x 5)
+
+
+def _batcher(n: int) -> list[tuple[int, int]]:
+    """Batcher's odd-even merge sorting network on n wires (comparators touching padding dropped:
+    padding wires hold +inf, which such comparators leave in place)."""
+    size = 1 << max(n - 1, 0).bit_length()
+    pairs = []
+    p = 1
+    while p < size:
+        k = p
+        while k >= 1:
+            for j in range(k % p, size - k, 2 * k):
+                for i in range(min(k, size - j - k)):
+                    a, b = i + j, i + j + k
+                    if a // (2 * p) == b // (2 * p) and b < n:
+                        pairs.append((a, b))
+            k //= 2
+        p *= 2
+    return pairs
+
+
+def _select(values: list[torch.Tensor], wanted: list[int]) -> list[torch.Tensor]:
+    """The order statistics ``wanted`` (0 = smallest) of equal-shaped tensors, element-wise, by a sorting
+    network pruned to the comparators those outputs depend on."""
+    network, needed, kept = _batcher(len(values)), set(wanted), []
+    for a, b in reversed(network):
+        if a in needed or b in needed:
+            kept.append((a, b))
+            needed |= {a, b}
+    wires = list(values)
+    for a, b in reversed(kept):
+        wires[a], wires[b] = torch.minimum(wires[a], wires[b]), torch.maximum(wires[a], wires[b])
+    return [wires[i] for i in wanted]
+
+
+# After sorting the 5 x 5 window's columns and then its rows, entry (i, j) has at least (i+1)(j+1)
+# entries <= it and (5-i)(5-j) >= it: the median is the 7th smallest of the 13 entries below, 6 others
+# being certainly smaller.
+_ROW_RANKS = {0: [3, 4], 1: [2, 3, 4], 2: [1, 2, 3], 3: [0, 1, 2], 4: [0, 1]}
+
+
+def median5(x: torch.Tensor) -> torch.Tensor:
+    """``cv::medianBlur(x, 5)`` of float32 ``[..., H, W]``: the exact median of each 5 x 5 window,
+    borders replicated."""
+    h, w = x.shape[-2:]
+    shape = x.shape
+    p = F.pad(x.reshape(-1, 1, h, w), (2, 2, 2, 2), mode="replicate").view(*shape[:-2], h + 4, w + 4)
+    columns = _select([p[..., i : i + h, :] for i in range(5)], list(range(5)))
+    candidates = []
+    for rank, wanted in _ROW_RANKS.items():
+        candidates += _select([columns[rank][..., j : j + w] for j in range(5)], wanted)
+    return _select(candidates, [6])[0]
+
+
+# ---------------------------------------------------------------- the solver
+
+
+def tvl1(frames0: torch.Tensor, frames1: torch.Tensor, params: TVL1Params = TVL1Params()) -> torch.Tensor:
+    """Dual TV-L1 flow from ``frames0`` to ``frames1``: ``[B, H, W]`` grey levels (0..255, any real dtype,
+    any device) -> ``[B, H, W, 2]`` float32 flow in pixels (x right, y down), what
+    ``cv2.optflow.DualTVL1OpticalFlow_create().calc(frames0[i], frames1[i], None)`` gives for uint8 input.
+
+    Raises ValueError for mismatched shapes or images smaller than 3 x 3."""
+    if frames0.shape != frames1.shape or frames0.dim() != 3:
+        raise ValueError(
+            "TV-L1 needs two [B, H, W] batches of the same shape, "
+            f"got {tuple(frames0.shape)} and {tuple(frames1.shape)}"
+        )
+    b, h, w = frames0.shape
+    if h < 3 or w < 3:
+        raise ValueError(f"TV-L1 needs images of at least 3 x 3 pixels, got {h} x {w}")
+    i0 = frames0.to(torch.float32)
+    i1 = frames1.to(torch.float32)
+    sizes = level_sizes(h, w, params.nscales, params.scale_step)
+    pyramid = [(i0, i1)]
+    for size in sizes[1:]:
+        step = (params.scale_step, params.scale_step)
+        pyramid.append(tuple(resize_linear(img, size, step) for img in pyramid[-1]))
+    u = torch.zeros(b, 2, *sizes[-1], dtype=torch.float32, device=i0.device)
+    for level in range(len(sizes) - 1, -1, -1):
+        u = _one_scale(*pyramid[level], u, params)
+        if level:
+            u = resize_linear(u, sizes[level - 1]) * torch.tensor(1 / params.scale_step, dtype=torch.float32)
+    return u.permute(0, 2, 3, 1).contiguous()
+
+
+def _one_scale(i0: torch.Tensor, i1: torch.Tensor, u: torch.Tensor, params: TVL1Params) -> torch.Tensor:
+    """``procOneScale`` for a batch: ``warps`` warps, each iterating every pair until it converges."""
+    b, h, w = i0.shape
+    l_t = float(torch.tensor(params.lambda_ * params.theta, dtype=torch.float32))
+    taut = float(torch.tensor(params.tau / params.theta, dtype=torch.float32))
+    theta = float(torch.tensor(params.theta, dtype=torch.float32))
+    threshold = float(torch.tensor(params.epsilon**2 * h * w, dtype=torch.float32))
+    dx, dy = centered_gradient(i1)
+    stack = torch.stack([i1, dx, dy], dim=1)  # (B, 3, H, W): the image and its gradient, warped together
+    p = torch.zeros(b, 2, 2, h, w, dtype=torch.float32, device=i0.device)  # [pair, component, d/dx|d/dy]
+    u = u.clone()
+    for _ in range(params.warps):
+        warped = warp_cubic(stack, u, params.remap_bits)
+        i1w, gradient = warped[:, :1], warped[:, 1:]  # (B, 1, H, W), (B, 2, H, W)
+        grad = (gradient * gradient).sum(1, keepdim=True)
+        rho_c = i1w - gradient[:, :1] * u[:, :1] - gradient[:, 1:] * u[:, 1:] - i0[:, None]
+        _iterate(u, p, gradient, grad, rho_c, l_t, taut, theta, threshold, params)
+    return u
+
+
+def _iterate(
+    u: torch.Tensor,
+    p: torch.Tensor,
+    gradient: torch.Tensor,
+    grad: torch.Tensor,
+    rho_c: torch.Tensor,
+    l_t: float,
+    taut: float,
+    theta: float,
+    threshold: float,
+    params: TVL1Params,
+) -> None:
+    """One warp's outer x inner iterations, in place on ``u`` and ``p``. Pairs still iterating are kept
+    compact (gathered out of the batch); a pair whose update falls to the threshold is written back."""
+    active = torch.arange(u.shape[0], device=u.device)
+    cu, cp, cg, cgrad, crho = u, p, gradient, grad, rho_c
+    lg = l_t * grad
+    clg = lg
+    for _ in range(params.outer_iterations):
+        if params.median_filtering > 1:
+            cu = median5(cu)
+        for _ in range(params.inner_iterations):
+            cu, cp, error = _step(cu, cp, cg, cgrad, crho, clg, l_t, taut, theta)
+            going = error > threshold
+            if not bool(going.all()):
+                done = ~going
+                u[active[done]] = cu[done]
+                p[active[done]] = cp[done]
+                if not bool(going.any()):
+                    return
+                active, cu, cp, cg, cgrad, crho, clg = (t[going] for t in (active, cu, cp, cg, cgrad, crho, clg))
+    u[active] = cu
+    p[active] = cp
+
+
+def _step(
+    u: torch.Tensor,
+    p: torch.Tensor,
+    gradient: torch.Tensor,
+    grad: torch.Tensor,
+    rho_c: torch.Tensor,
+    lg: torch.Tensor,
+    l_t: float,
+    taut: float,
+    theta: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One inner iteration: ``estimateV``, ``divergence``, ``estimateU`` (with its per-pair error),
+    ``forwardGradient``, ``estimateDualVariables``."""
+    rho = rho_c + (gradient[:, :1] * u[:, :1] + gradient[:, 1:] * u[:, 1:])
+    fi = torch.where(
+        rho < -lg,
+        l_t,
+        torch.where(rho > lg, -l_t, torch.where(grad > FLT_EPSILON, -rho / grad, 0.0)),
+    )
+    v = u + fi * gradient
+    new = v + theta * divergence(p[:, :, 0], p[:, :, 1])
+    change = new - u
+    error = (change * change).sum((1, 2, 3))
+    ux, uy = forward_gradient(new)
+    ng = 1 + taut * torch.hypot(ux, uy)
+    p = torch.stack([(p[:, :, 0] + taut * ux) / ng, (p[:, :, 1] + taut * uy) / ng], dim=2)
+    return new, p, error
