@@ -177,16 +177,21 @@ def warp_cubic(images: torch.Tensor, flow: torch.Tensor, remap_bits: int | None 
         ix, iy = qx >> remap_bits, qy >> remap_bits
         table = _cubic_weights(torch.arange(tab, dtype=torch.float32) * torch.tensor(1.0 / tab)).to(dev)
         wx, wy = table[qx & (tab - 1)], table[qy & (tab - 1)]
-    weights = (wy[..., :, None] * wx[..., None, :]).view(b, h * w, 16)  # float products, as OpenCV's table
     wp = w + 2 * _PAD
     ix = ix.clamp(-3, w + 1) + (_PAD - 1)  # first of the four taps, in the padded image
     iy = iy.clamp(-3, h + 1) + (_PAD - 1)
-    taps = torch.arange(4, device=dev)
-    offsets = (taps[:, None] * wp + taps[None, :]).view(16)
-    index = ((iy * wp + ix).view(b, -1, 1) + offsets).view(b, 1, -1)  # (B, 1, H*W*16)
+    base = (iy * wp + ix).view(b, 1, -1)
+    wx = wx.view(b, 1, h * w, 4)
+    wy = wy.view(b, 1, h * w, 4)
     padded = F.pad(images, (_PAD, _PAD, _PAD, _PAD)).view(b, c, -1)
-    values = padded.gather(2, index.expand(b, c, -1)).view(b, c, h * w, 16)
-    return (values * weights.unsqueeze(1)).sum(-1).view(b, c, h, w)
+    out = torch.zeros(b, c, h * w, dtype=images.dtype, device=dev)
+    for i in range(4):  # tap rows: each a weighted sum of its four columns
+        row = torch.zeros_like(out)
+        for j in range(4):
+            tap = padded.gather(2, (base + (i * wp + j)).expand(b, c, -1))
+            row.addcmul_(tap, wx[..., j])
+        out.addcmul_(row, wy[..., i])
+    return out.view(b, c, h, w)
 
 
 # ---------------------------------------------------------------- median (cv::medianBlur 5 x 5)
@@ -213,15 +218,19 @@ def _batcher(n: int) -> list[tuple[int, int]]:
 
 def _select(values: list[torch.Tensor], wanted: list[int]) -> list[torch.Tensor]:
     """The order statistics ``wanted`` (0 = smallest) of equal-shaped tensors, element-wise, by a sorting
-    network pruned to the comparators those outputs depend on."""
-    network, needed, kept = _batcher(len(values)), set(wanted), []
-    for a, b in reversed(network):
+    network pruned to the comparators (and the min or max halves of them) those outputs depend on."""
+    needed, kept = set(wanted), []
+    for a, b in reversed(_batcher(len(values))):
         if a in needed or b in needed:
-            kept.append((a, b))
+            kept.append((a, b, a in needed, b in needed))
             needed |= {a, b}
     wires = list(values)
-    for a, b in reversed(kept):
-        wires[a], wires[b] = torch.minimum(wires[a], wires[b]), torch.maximum(wires[a], wires[b])
+    for a, b, low, high in reversed(kept):
+        wa, wb = wires[a], wires[b]
+        if low:
+            wires[a] = torch.minimum(wa, wb)
+        if high:
+            wires[b] = torch.maximum(wa, wb)
     return [wires[i] for i in wanted]
 
 
@@ -279,82 +288,90 @@ def tvl1(frames0: torch.Tensor, frames1: torch.Tensor, params: TVL1Params = TVL1
 def _one_scale(i0: torch.Tensor, i1: torch.Tensor, u: torch.Tensor, params: TVL1Params) -> torch.Tensor:
     """``procOneScale`` for a batch: ``warps`` warps, each iterating every pair until it converges."""
     b, h, w = i0.shape
-    l_t = float(torch.tensor(params.lambda_ * params.theta, dtype=torch.float32))
-    taut = float(torch.tensor(params.tau / params.theta, dtype=torch.float32))
-    theta = float(torch.tensor(params.theta, dtype=torch.float32))
-    threshold = float(torch.tensor(params.epsilon**2 * h * w, dtype=torch.float32))
     dx, dy = centered_gradient(i1)
     stack = torch.stack([i1, dx, dy], dim=1)  # (B, 3, H, W): the image and its gradient, warped together
     p = torch.zeros(b, 2, 2, h, w, dtype=torch.float32, device=i0.device)  # [pair, component, d/dx|d/dy]
     u = u.clone()
     for _ in range(params.warps):
         warped = warp_cubic(stack, u, params.remap_bits)
-        i1w, gradient = warped[:, :1], warped[:, 1:]  # (B, 1, H, W), (B, 2, H, W)
-        grad = (gradient * gradient).sum(1, keepdim=True)
+        i1w, gradient = warped[:, :1], warped[:, 1:].contiguous()  # (B, 1, H, W), (B, 2, H, W)
+        grad = gradient[:, :1] * gradient[:, :1] + gradient[:, 1:] * gradient[:, 1:]
         rho_c = i1w - gradient[:, :1] * u[:, :1] - gradient[:, 1:] * u[:, 1:] - i0[:, None]
-        _iterate(u, p, gradient, grad, rho_c, l_t, taut, theta, threshold, params)
+        _Warp(u, p, gradient, grad, rho_c, params).run()
     return u
 
 
-def _iterate(
-    u: torch.Tensor,
-    p: torch.Tensor,
-    gradient: torch.Tensor,
-    grad: torch.Tensor,
-    rho_c: torch.Tensor,
-    l_t: float,
-    taut: float,
-    theta: float,
-    threshold: float,
-    params: TVL1Params,
-) -> None:
-    """One warp's outer x inner iterations, in place on ``u`` and ``p``. Pairs still iterating are kept
-    compact (gathered out of the batch); a pair whose update falls to the threshold is written back."""
-    active = torch.arange(u.shape[0], device=u.device)
-    cu, cp, cg, cgrad, crho = u, p, gradient, grad, rho_c
-    lg = l_t * grad
-    clg = lg
-    for _ in range(params.outer_iterations):
-        if params.median_filtering > 1:
-            cu = median5(cu)
-        for _ in range(params.inner_iterations):
-            cu, cp, error = _step(cu, cp, cg, cgrad, crho, clg, l_t, taut, theta)
-            going = error > threshold
-            if not bool(going.all()):
-                done = ~going
-                u[active[done]] = cu[done]
-                p[active[done]] = cp[done]
-                if not bool(going.any()):
-                    return
-                active, cu, cp, cg, cgrad, crho, clg = (t[going] for t in (active, cu, cp, cg, cgrad, crho, clg))
-    u[active] = cu
-    p[active] = cp
+def _f32(x: float) -> float:
+    return float(torch.tensor(x, dtype=torch.float32))
 
 
-def _step(
-    u: torch.Tensor,
-    p: torch.Tensor,
-    gradient: torch.Tensor,
-    grad: torch.Tensor,
-    rho_c: torch.Tensor,
-    lg: torch.Tensor,
-    l_t: float,
-    taut: float,
-    theta: float,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One inner iteration: ``estimateV``, ``divergence``, ``estimateU`` (with its per-pair error),
-    ``forwardGradient``, ``estimateDualVariables``."""
-    rho = rho_c + (gradient[:, :1] * u[:, :1] + gradient[:, 1:] * u[:, 1:])
-    fi = torch.where(
-        rho < -lg,
-        l_t,
-        torch.where(rho > lg, -l_t, torch.where(grad > FLT_EPSILON, -rho / grad, 0.0)),
-    )
-    v = u + fi * gradient
-    new = v + theta * divergence(p[:, :, 0], p[:, :, 1])
-    change = new - u
-    error = (change * change).sum((1, 2, 3))
-    ux, uy = forward_gradient(new)
-    ng = 1 + taut * torch.hypot(ux, uy)
-    p = torch.stack([(p[:, :, 0] + taut * ux) / ng, (p[:, :, 1] + taut * uy) / ng], dim=2)
-    return new, p, error
+class _Warp:
+    """One warp's outer x inner iterations, in place on ``u`` [B, 2, H, W] and ``p`` [B, 2, 2, H, W].
+
+    The pairs still iterating are kept compact (gathered out of the batch); a pair whose update falls
+    to the threshold is written back and left alone, as OpenCV leaves it when run on that pair alone."""
+
+    def __init__(self, u, p, gradient, grad, rho_c, params: TVL1Params) -> None:
+        self.u, self.p, self.params = u, p, params
+        self.l_t = _f32(params.lambda_ * params.theta)
+        self.taut = _f32(params.tau / params.theta)
+        self.theta = _f32(params.theta)
+        self.threshold = _f32(params.epsilon**2 * u.shape[-2] * u.shape[-1])
+        # estimateV's three cases as one clamp: -rho / grad within +-l_t; where grad <= FLT_EPSILON
+        # OpenCV thresholds at +-l_t unless |rho| <= l_t grad (then 0): dividing by a tiny grad does that
+        # up to rho below 1e-30.
+        neg_grad = torch.where(grad > FLT_EPSILON, -grad, -1e-30)
+        self.active = torch.arange(u.shape[0], device=u.device)
+        self.state = [u, p, gradient, rho_c, neg_grad]
+
+    def run(self) -> None:
+        params = self.params
+        for _ in range(params.outer_iterations):
+            if params.median_filtering > 1:
+                self.state[0] = median5(self.state[0])
+            self._buffers()
+            for _ in range(params.inner_iterations):
+                going = self._step() > self.threshold
+                if not bool(going.all()):
+                    self._retire(~going)
+                    if not bool(going.any()):
+                        return
+                    self.active = self.active[going]
+                    self.state = [t[going] for t in self.state]
+                    self._buffers()
+        self._retire(torch.ones_like(self.active, dtype=torch.bool))
+
+    def _retire(self, done: torch.Tensor) -> None:
+        index = self.active[done]
+        self.u[index] = self.state[0][done]
+        self.p[index] = self.state[1][done]
+
+    def _buffers(self) -> None:
+        u = self.state[0]
+        self.div = torch.empty_like(u)
+        self.div_y = torch.empty_like(u)
+        self.du = torch.zeros_like(self.state[1])  # forward differences; zero in the last column / row
+
+    def _step(self) -> torch.Tensor:
+        """One inner iteration: ``estimateV``, ``divergence``, ``estimateU`` (returning each pair's
+        summed squared update), ``forwardGradient``, ``estimateDualVariables``; ``u`` and ``p`` in place."""
+        u, p, gradient, rho_c, neg_grad = self.state
+        rho = torch.addcmul(rho_c, gradient[:, :1], u[:, :1]).addcmul_(gradient[:, 1:], u[:, 1:])
+        fi = torch.div(rho, neg_grad).clamp_(-self.l_t, self.l_t)
+        v = torch.addcmul(u, fi, gradient)
+        px, py, div, div_y = p[:, :, 0], p[:, :, 1], self.div, self.div_y
+        torch.sub(px[..., 1:], px[..., :-1], out=div[..., 1:])
+        div[..., :1] = px[..., :1]
+        torch.sub(py[..., 1:, :], py[..., :-1, :], out=div_y[..., 1:, :])
+        div_y[..., :1, :] = py[..., :1, :]
+        div.add_(div_y)
+        new = v.add_(div, alpha=self.theta)
+        change = torch.sub(new, u).view(u.shape[0], 1, -1)
+        error = torch.bmm(change, change.transpose(1, 2)).view(-1)
+        u.copy_(new)
+        du = self.du
+        torch.sub(u[..., 1:], u[..., :-1], out=du[:, :, 0, :, :-1])
+        torch.sub(u[..., 1:, :], u[..., :-1, :], out=du[:, :, 1, :-1, :])
+        ng = torch.addcmul(du[:, :, 0] * du[:, :, 0], du[:, :, 1], du[:, :, 1]).sqrt_().mul_(self.taut).add_(1)
+        p.add_(du, alpha=self.taut).div_(ng.unsqueeze(2))
+        return error
