@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from converter.choices import FLOW_METHODS
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -20,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top", type=int, default=5, help="how many classes to print")
     p.add_argument("--clip-frames", type=int, default=0, help="score the centre N frames (0: the whole clip)")
     p.add_argument("--fps", type=float, default=25.0, help="sample rate; 0 keeps every frame")
-    p.add_argument("--flow-method", choices=("tvl1", "dis", "farneback"), default="tvl1", help="tvl1 is the recipe")
+    p.add_argument("--flow-method", choices=FLOW_METHODS, default="tvl1", help="tvl1 is the recipe")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=run)
 
