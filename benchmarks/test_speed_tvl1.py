@@ -2,11 +2,12 @@
 
 CPU: the same four 256x340 pairs (a global shift, two smooth fields, a moving object) go through
 OpenCV (its own thread pool), ours one pair at a time and ours as one batch of four (one torch thread:
-see ``converter.video.flow._one_cpu_thread``), and ours with two torch threads; the implementations
+see ``converter.video.flow._one_cpu_thread``), and with ``TVL1_BENCH_TWO_THREADS=1`` ours with two torch
+threads (slow: minutes on a loaded machine); the implementations
 are timed in alternation, the order reversed every round, and each one's ratio to OpenCV is the median
 of the per-round ratios (the machine is shared and its load drifts). CUDA (skipped without a GPU):
 batches of 64 and 128 such pairs at 256x340, pairs/s. Quick mode (``--benchmark-disable``) runs each
-case once on 48x64 pairs (without the two-thread case).
+case once on 48x64 pairs.
 """
 
 from __future__ import annotations

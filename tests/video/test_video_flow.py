@@ -94,3 +94,20 @@ def test_tvl1_torch_batch_equals_one_by_one(texture, shifted):
     batch = compute(grays[:-1], grays[1:])
     singles = [compute([a], [b])[0] for a, b in pairwise(grays)]
     assert len(batch) == 3 and all(np.array_equal(x, y) for x, y in zip(batch, singles, strict=True))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["preprocess", "data"],
+        ["features", "clip.mp4", "--out", "feats"],
+        ["classify", "clip.mp4"],
+        ["predict", "clip.mp4", "--weights", "w.safetensors"],
+        ["visualize", "activations", "clip.mp4", "--out", "out"],
+    ],
+)
+def test_every_video_command_offers_tvl1_torch(argv):
+    from converter.cli import build_parser
+
+    args = build_parser(argv[0]).parse_args([*argv, "--flow-method", "tvl1-torch"])
+    assert args.flow_method == "tvl1-torch"
