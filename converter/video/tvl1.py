@@ -9,7 +9,7 @@ What is copied from OpenCV, and checked against cv2 block by block (``tests/vide
   edge pixels replicated, no antialias), stopping before a level under 16 px;
 - ``centeredGradient``: central differences, one-sided (still halved) on the border;
 - the warp: ``cv::remap`` INTER_CUBIC (A = -0.75), BORDER_CONSTANT 0, coordinates rounded to 1/32 px
-  (INTER_BITS = 5) and the float 32 x 32 coefficient table;
+  (INTER_BITS = 5) up to OpenCV 4, unrounded in OpenCV 5;
 - ``cv::medianBlur`` 5 x 5 with replicated borders (exact: a selection network, no sorting);
 - the iteration: thresholding (``estimateV``), backward-difference divergence, primal update, forward
   differences, dual update; stopping when the summed squared update of a pair falls to epsilon² H W,
@@ -29,7 +29,6 @@ import torch
 import torch.nn.functional as F
 
 REMAP_BITS = 5  # OpenCV 4's INTER_BITS: remap coordinates are rounded to 1/32 px
-CUBIC_A = -0.75
 MIN_LEVEL = 16  # OpenCV stops the pyramid before a level narrower or lower than this
 FLT_EPSILON = float(torch.finfo(torch.float32).eps)
 
@@ -144,54 +143,24 @@ def divergence(px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
 # ---------------------------------------------------------------- bicubic warp (cv::remap INTER_CUBIC)
 
 
-_PAD = 4  # zero border wide enough that a clamped far-outside position reads only zeros
-
-
-def _cubic_weights(t: torch.Tensor) -> torch.Tensor:
-    """OpenCV's ``interpolateCubic`` in float32: the 4 weights (taps -1, 0, 1, 2) at fractions ``t``."""
-    a = CUBIC_A
-    c0 = ((a * (t + 1) - 5 * a) * (t + 1) + 8 * a) * (t + 1) - 4 * a
-    c1 = ((a + 2) * t - (a + 3)) * t * t + 1
-    c2 = ((a + 2) * (1 - t) - (a + 3)) * (1 - t) * (1 - t) + 1
-    return torch.stack([c0, c1, c2, 1 - c0 - c1 - c2], dim=-1)
-
-
 def warp_cubic(images: torch.Tensor, flow: torch.Tensor, remap_bits: int | None = REMAP_BITS) -> torch.Tensor:
     """``cv::remap(image, x + u, y + v, INTER_CUBIC, BORDER_CONSTANT 0)`` for images ``[B, C, H, W]``
     and flow ``[B, 2, H, W]`` (pixels, x then y), float32; out-of-image taps read 0.
 
-    ``remap_bits=5``: OpenCV up to 4.x, coordinates rounded to 1/32 px and weights from the float
-    32 x 32 table; ``None``: OpenCV 5, whose rewritten remap uses the float coordinates as they are."""
-    b, c, h, w = images.shape
-    dev = images.device
-    x = torch.arange(w, device=dev, dtype=torch.float32) + flow[:, 0]
-    y = torch.arange(h, device=dev, dtype=torch.float32)[:, None] + flow[:, 1]
-    if remap_bits is None:
-        fx, fy = torch.floor(x), torch.floor(y)
-        wx, wy = _cubic_weights(x - fx), _cubic_weights(y - fy)
-        ix, iy = fx.to(torch.int64), fy.to(torch.int64)
-    else:
-        tab = 1 << remap_bits
-        qx = torch.round(x * tab).to(torch.int64)  # cvRound: half to even
-        qy = torch.round(y * tab).to(torch.int64)
-        ix, iy = qx >> remap_bits, qy >> remap_bits
-        table = _cubic_weights(torch.arange(tab, dtype=torch.float32) * torch.tensor(1.0 / tab)).to(dev)
-        wx, wy = table[qx & (tab - 1)], table[qy & (tab - 1)]
-    wp = w + 2 * _PAD
-    ix = ix.clamp(-3, w + 1) + (_PAD - 1)  # first of the four taps, in the padded image
-    iy = iy.clamp(-3, h + 1) + (_PAD - 1)
-    base = (iy * wp + ix).view(b, 1, -1)
-    wx = wx.view(b, 1, h * w, 4)
-    wy = wy.view(b, 1, h * w, 4)
-    padded = F.pad(images, (_PAD, _PAD, _PAD, _PAD)).view(b, c, -1)
-    out = torch.zeros(b, c, h * w, dtype=images.dtype, device=dev)
-    for i in range(4):  # tap rows: each a weighted sum of its four columns
-        row = torch.zeros_like(out)
-        for j in range(4):
-            tap = padded.gather(2, (base + (i * wp + j)).expand(b, c, -1))
-            row.addcmul_(tap, wx[..., j])
-        out.addcmul_(row, wy[..., i])
-    return out.view(b, c, h, w)
+    ``remap_bits=5``: OpenCV up to 4.x, the float32 coordinates rounded to 1/32 px (half to even);
+    ``None``: OpenCV 5, whose rewritten remap uses them as they are. The bicubic (A = -0.75, zero
+    padding) is ``grid_sample``'s, in float64 so that normalising the coordinates to [-1, 1] and back
+    loses nothing (in float32 that alone moves a sample by up to 1e-4 px, 100x OpenCV's rounding)."""
+    h, w = images.shape[-2:]
+    x = torch.arange(w, device=images.device, dtype=torch.float32) + flow[:, 0]
+    y = torch.arange(h, device=images.device, dtype=torch.float32)[:, None] + flow[:, 1]
+    if remap_bits is not None:
+        x = torch.round(x * (1 << remap_bits)) / (1 << remap_bits)
+        y = torch.round(y * (1 << remap_bits)) / (1 << remap_bits)
+    x, y = x.double(), y.double()
+    grid = torch.stack([x * (2 / max(w - 1, 1)) - 1, y * (2 / max(h - 1, 1)) - 1], dim=-1)
+    out = F.grid_sample(images.double(), grid, mode="bicubic", padding_mode="zeros", align_corners=True)
+    return out.float()
 
 
 # ---------------------------------------------------------------- median (cv::medianBlur 5 x 5)
