@@ -49,6 +49,23 @@ class TVL1Params:
     median_filtering: int = 5
     remap_bits: int | None = REMAP_BITS  # OpenCV <= 4.x; None for OpenCV 5's unrounded remap
 
+    def __post_init__(self) -> None:
+        problems = {
+            "tau, lambda_, theta must be > 0": min(self.tau, self.lambda_, self.theta) <= 0,
+            "nscales, warps, inner_iterations, outer_iterations must be >= 1": min(
+                self.nscales, self.warps, self.inner_iterations, self.outer_iterations
+            )
+            < 1,
+            "epsilon must be >= 0": self.epsilon < 0,
+            "scale_step must be in (0, 1)": not 0 < self.scale_step < 1,
+            "median_filtering must be 5, or <= 1 for none": self.median_filtering not in (5,)
+            and self.median_filtering > 1,
+            "remap_bits must be None or 1..10": self.remap_bits is not None and not 1 <= self.remap_bits <= 10,
+        }
+        bad = [message for message, failed in problems.items() if failed]
+        if bad:
+            raise ValueError(f"bad TV-L1 parameters {self}: {'; '.join(bad)}")
+
     @classmethod
     def like_opencv(cls, version: str) -> TVL1Params:
         """The defaults of the OpenCV ``version`` given (e.g. ``cv2.__version__``): OpenCV 5 rewrote
@@ -227,10 +244,12 @@ def median5(x: torch.Tensor) -> torch.Tensor:
 
 def tvl1(frames0: torch.Tensor, frames1: torch.Tensor, params: TVL1Params = TVL1Params()) -> torch.Tensor:
     """Dual TV-L1 flow from ``frames0`` to ``frames1``: ``[B, H, W]`` grey levels (0..255, any real dtype,
-    any device) -> ``[B, H, W, 2]`` float32 flow in pixels (x right, y down), what
-    ``cv2.optflow.DualTVL1OpticalFlow_create().calc(frames0[i], frames1[i], None)`` gives for uint8 input.
+    tensors on any device or numpy arrays) -> ``[B, H, W, 2]`` float32 flow in pixels (x right, y down),
+    what ``cv2.optflow.DualTVL1OpticalFlow_create().calc(frames0[i], frames1[i], None)`` gives for uint8
+    input (OpenCV multiplies float input by 255 first: pass it x / 255 for grey levels x).
 
-    Raises ValueError for mismatched shapes or images smaller than 3 x 3."""
+    Raises ValueError for mismatched shapes, images smaller than 3 x 3 or non-finite values."""
+    frames0, frames1 = torch.as_tensor(frames0), torch.as_tensor(frames1)
     if frames0.shape != frames1.shape or frames0.dim() != 3:
         raise ValueError(
             "TV-L1 needs two [B, H, W] batches of the same shape, "
@@ -241,6 +260,8 @@ def tvl1(frames0: torch.Tensor, frames1: torch.Tensor, params: TVL1Params = TVL1
         raise ValueError(f"TV-L1 needs images of at least 3 x 3 pixels, got {h} x {w}")
     i0 = frames0.to(torch.float32)
     i1 = frames1.to(torch.float32)
+    if not bool(torch.isfinite(i0).all() & torch.isfinite(i1).all()):
+        raise ValueError("TV-L1 needs finite grey levels; the frames hold NaN or infinity")
     sizes = level_sizes(h, w, params.nscales, params.scale_step)
     pyramid = [(i0, i1)]
     for size in sizes[1:]:

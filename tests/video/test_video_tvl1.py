@@ -210,3 +210,15 @@ def test_bad_input_is_refused():
         tvl1.tvl1(torch.zeros(1, 8, 8), torch.zeros(1, 8, 9))
     with pytest.raises(ValueError, match="at least 3 x 3 pixels, got 2 x 8"):
         tvl1.tvl1(torch.zeros(1, 2, 8), torch.zeros(1, 2, 8))
+    with pytest.raises(ValueError, match="finite grey levels"):
+        tvl1.tvl1(torch.full((1, 8, 8), float("nan")), torch.zeros(1, 8, 8))
+    with pytest.raises(ValueError, match="scale_step must be in"):
+        tvl1.TVL1Params(scale_step=1.0)
+    with pytest.raises(ValueError, match="median_filtering must be 5"):
+        tvl1.TVL1Params(median_filtering=3)
+
+
+def test_numpy_frames_are_accepted():
+    a, b = flow_pairs.global_shift(32, 40, dx=1, dy=0)
+    flow = tvl1.tvl1(a[None], b[None], PARAMS)
+    assert torch.equal(flow, tvl1.tvl1(torch.from_numpy(a)[None], torch.from_numpy(b)[None], PARAMS))
