@@ -58,8 +58,7 @@ class TVL1Params:
             < 1,
             "epsilon must be >= 0": self.epsilon < 0,
             "scale_step must be in (0, 1)": not 0 < self.scale_step < 1,
-            "median_filtering must be 5, or <= 1 for none": self.median_filtering not in (5,)
-            and self.median_filtering > 1,
+            "median_filtering must be 5, or 0 or 1 for none": self.median_filtering not in (0, 1, 5),
             "remap_bits must be None or 1..10": self.remap_bits is not None and not 1 <= self.remap_bits <= 10,
         }
         bad = [message for message, failed in problems.items() if failed]
