@@ -201,28 +201,68 @@ def _batcher(n: int) -> list[tuple[int, int]]:
     return pairs
 
 
-def _select(values: list[torch.Tensor], wanted: list[int]) -> list[torch.Tensor]:
-    """The order statistics ``wanted`` (0 = smallest) of equal-shaped tensors, element-wise, by a sorting
-    network pruned to the comparators (and the min or max halves of them) those outputs depend on."""
-    needed, kept = set(wanted), []
-    for a, b in reversed(_batcher(len(values))):
-        if a in needed or b in needed:
-            kept.append((a, b, a in needed, b in needed))
-            needed |= {a, b}
-    wires = list(values)
-    for a, b, low, high in reversed(kept):
-        wa, wb = wires[a], wires[b]
-        if low:
-            wires[a] = torch.minimum(wa, wb)
-        if high:
-            wires[b] = torch.maximum(wa, wb)
-    return [wires[i] for i in wanted]
+Ops = tuple[tuple[int, int, int | None, int | None], ...]
+
+
+@lru_cache(maxsize=16)
+def _plan(known: tuple[tuple[bool, ...], ...], wanted: tuple[int, ...]) -> tuple[Ops, tuple[int, ...]]:
+    """Batcher's network on n values with ``known[a][b]`` (value a <= value b for sure), simplified:
+    a comparator whose order is known is skipped (or is a relabelling), what each new min and max is
+    known to be ordered with is carried forward, and only the min or max halves that ``wanted`` (order
+    statistics, 0 = smallest) depend on are kept. Returns ``(slot a, slot b, min slot or None, max slot
+    or None)`` per comparator, new slots numbered from n, and the slots of the wanted statistics."""
+    le = [list(row) for row in known]
+    wires = list(range(len(le)))
+    ops = []
+    for a, b in _batcher(len(wires)):
+        sa, sb = wires[a], wires[b]
+        if le[sa][sb]:
+            continue
+        if le[sb][sa]:
+            wires[a], wires[b] = sb, sa
+            continue
+        lo, hi, n = len(le), len(le) + 1, len(le) + 2
+        for row in le:
+            row += [False, False]
+        le += [[False] * n, [False] * n]
+        for x in range(n - 2):
+            le[lo][x], le[x][lo] = le[sa][x] or le[sb][x], le[x][sa] and le[x][sb]
+            le[hi][x], le[x][hi] = le[sa][x] and le[sb][x], le[x][sa] or le[x][sb]
+        le[lo][hi] = le[lo][lo] = le[hi][hi] = True
+        ops.append((sa, sb, lo, hi))
+        wires[a], wires[b] = lo, hi
+    needed, kept = {wires[i] for i in wanted}, []
+    for sa, sb, lo, hi in reversed(ops):
+        if lo in needed or hi in needed:
+            kept.append((sa, sb, lo if lo in needed else None, hi if hi in needed else None))
+            needed |= {sa, sb}
+    return tuple(reversed(kept)), tuple(wires[i] for i in wanted)
+
+
+def _select(
+    values: list[torch.Tensor], wanted: list[int], known: tuple[tuple[bool, ...], ...] | None = None
+) -> list[torch.Tensor]:
+    """The order statistics ``wanted`` (0 = smallest) of equal-shaped tensors, element-wise, by min/max
+    (``_plan``; ``known``: pairs already ordered, a <= b)."""
+    n = len(values)
+    known = known or tuple(tuple(a == b for b in range(n)) for a in range(n))
+    ops, outputs = _plan(known, tuple(wanted))
+    slots = dict(enumerate(values))
+    for sa, sb, lo, hi in ops:
+        if lo is not None:
+            slots[lo] = torch.minimum(slots[sa], slots[sb])
+        if hi is not None:
+            slots[hi] = torch.maximum(slots[sa], slots[sb])
+    return [slots[i] for i in outputs]
 
 
 # After sorting the 5 x 5 window's columns and then its rows, entry (i, j) has at least (i+1)(j+1)
 # entries <= it and (5-i)(5-j) >= it: the median is the 7th smallest of the 13 entries below, 6 others
-# being certainly smaller.
+# being certainly smaller. They are known to grow down and right; in this order the network for their
+# median needs 32 min/max instead of 66 (the best of 3000 random orders).
 _ROW_RANKS = {0: [3, 4], 1: [2, 3, 4], 2: [1, 2, 3], 3: [0, 1, 2], 4: [0, 1]}
+_CANDIDATES = ((4, 1), (3, 1), (3, 0), (4, 0), (1, 3), (1, 4), (0, 3), (0, 4), (2, 3), (1, 2), (2, 1), (3, 2), (2, 2))
+_KNOWN = tuple(tuple(i <= k and j <= m for k, m in _CANDIDATES) for i, j in _CANDIDATES)
 
 
 def median5(x: torch.Tensor) -> torch.Tensor:
@@ -232,10 +272,11 @@ def median5(x: torch.Tensor) -> torch.Tensor:
     shape = x.shape
     p = F.pad(x.reshape(-1, 1, h, w), (2, 2, 2, 2), mode="replicate").view(*shape[:-2], h + 4, w + 4)
     columns = _select([p[..., i : i + h, :] for i in range(5)], list(range(5)))
-    candidates = []
+    entries = {}
     for rank, wanted in _ROW_RANKS.items():
-        candidates += _select([columns[rank][..., j : j + w] for j in range(5)], wanted)
-    return _select(candidates, [6])[0]
+        ranked = _select([columns[rank][..., j : j + w] for j in range(5)], wanted)
+        entries |= {(rank, j): value for j, value in zip(wanted, ranked, strict=True)}
+    return _select([entries[c] for c in _CANDIDATES], [6], _KNOWN)[0]
 
 
 # ---------------------------------------------------------------- the solver
