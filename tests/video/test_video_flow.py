@@ -77,8 +77,9 @@ def test_tvl1_torch_is_opencvs_tvl1_through_the_recipe(texture, shifted):
 
 
 @pytest.mark.parametrize("count", [1, 2, 6])
-def test_tvl1_torch_batches_keep_one_flow_frame_per_frame(texture, shifted, count):
-    # Pairs go in batches of 4 on CPU; any clip length still gives T flow frames, the last repeated.
+def test_tvl1_torch_batches_keep_one_flow_frame_per_frame(texture, shifted, count, monkeypatch):
+    # Pairs go in batches (here of 4); any clip length still gives T flow frames, the last repeated.
+    monkeypatch.setattr("converter.video.flow.BATCH", {"cpu": 4, "cuda": 4})
     still = shifted(texture(256, 256), 0, 0)
     flows = list(iter_flow([still] * count, "tvl1-torch"))
     assert len(flows) == count
