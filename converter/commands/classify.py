@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from converter.choices import FLOW_METHODS, RECIPE_FLOW_METHODS
 from converter.commands.options import add_autorotate, add_precision, add_weights
 
 
@@ -34,9 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fps", type=float, default=25.0, help="sample rate in frames/s (the recipe: 25)")
     p.add_argument(
         "--flow-method",
-        choices=("tvl1", "dis", "farneback"),
+        choices=FLOW_METHODS,
         default="tvl1",
-        help="tvl1 is the I3D recipe (slow); dis and farneback are fast but NOT the recipe",
+        help="tvl1 (OpenCV, slow) and tvl1-torch (PyTorch, CPU or CUDA) are the I3D recipe; "
+        "dis and farneback are fast but NOT the recipe",
     )
     p.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
     add_precision(p)
@@ -96,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return 0
     used = ", ".join(f"{s}: {p}" for s, p in paths.items())
-    flow = f", flow by {args.flow_method}" + ("" if args.flow_method == "tvl1" else " (NOT the recipe)")
+    flow = f", flow by {args.flow_method}" + ("" if args.flow_method in RECIPE_FLOW_METHODS else " (NOT the recipe)")
     print(
         f"{args.video}: {result.frames} frames at {args.fps:g} fps ({result.frames / args.fps:.2f} s), "
         f"{len(result.windows)} window(s), {stream_name} stream{flow if 'flow' in streams else ''}, "

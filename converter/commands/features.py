@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from converter.choices import FLOW_METHODS
 from converter.commands.options import add_autorotate, add_precision, add_weights
 
 ENDPOINT_HELP = "Conv3d_1a_7x7 … Mixed_5b, Mixed_5c (default), Logits"
@@ -39,9 +40,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--drop-last", action="store_true", help="no loop-padded clip for the frames at the end")
     p.add_argument(
         "--flow-method",
-        choices=("tvl1", "dis", "farneback"),
+        choices=FLOW_METHODS,
         default="tvl1",
-        help="flow weights only: tvl1 is the I3D recipe (slow); dis and farneback are fast but NOT the recipe",
+        help="flow weights only: tvl1 (OpenCV, slow) and tvl1-torch (PyTorch, CPU or CUDA) are the I3D recipe; "
+        "dis and farneback are fast but NOT the recipe",
     )
     p.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
     add_precision(p)

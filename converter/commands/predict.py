@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from converter.choices import FLOW_METHODS
 from converter.commands.options import add_autorotate, add_precision, add_weights
 
 
@@ -24,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--clip-frames", type=int, default=0, help="score the centre N frames (0: the whole clip)")
     p.add_argument("--crop", type=int, default=224, help="centre crop size, as evaluate's")
     p.add_argument("--fps", type=float, default=25.0, help="sample rate; 0 keeps every frame")
-    p.add_argument("--flow-method", choices=("tvl1", "dis", "farneback"), default="tvl1", help="tvl1 is the recipe")
+    p.add_argument("--flow-method", choices=FLOW_METHODS, default="tvl1", help="tvl1 is the recipe")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     add_precision(p)
     add_autorotate(p)

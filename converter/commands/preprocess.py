@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from converter.choices import FLOW_METHODS
 from converter.commands.options import add_autorotate
 
 
@@ -24,9 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--folder-fps", type=float, default=25.0, help="frame rate of image folders")
     p.add_argument(
         "--flow-method",
-        choices=("tvl1", "dis", "farneback"),
+        choices=FLOW_METHODS,
         default="tvl1",
-        help="tvl1 is the I3D recipe; dis and farneback are much faster but NOT the recipe",
+        help="tvl1 (OpenCV) and tvl1-torch (PyTorch, CPU or CUDA) are the I3D recipe; "
+        "dis and farneback are much faster but NOT the recipe",
     )
     p.add_argument("--dtype", choices=("float32", "float16"), default="float32", help="output dtype")
     p.add_argument("--min-frames", type=int, default=9, help="loop shorter clips to this length (I3D needs 9)")

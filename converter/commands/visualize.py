@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from converter.choices import FLOW_METHODS
 from converter.commands.options import add_autorotate, add_precision
 
 
@@ -27,9 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     activations.add_argument("--frames", type=int, default=64, help="how many frames of the video, from its start")
     activations.add_argument("--channels", type=int, default=16, help="how many channels per endpoint (most active)")
     activations.add_argument("--fps", type=float, default=25.0, help="sample rate in frames/s (the recipe: 25)")
-    activations.add_argument(
-        "--flow-method", choices=("tvl1", "dis", "farneback"), default="tvl1", help="flow weights only"
-    )
+    activations.add_argument("--flow-method", choices=FLOW_METHODS, default="tvl1", help="flow weights only")
     add_precision(activations)
     add_autorotate(activations)
     for parser in (filters, activations):

@@ -4,6 +4,8 @@
   streamed and resampled to ``fps``;
 - ``transforms.rgb_clip(frames)``: float32 (T, 224, 224, 3) in [-1, 1] (short side 256, centre crop 224);
 - ``flow.flow_clip(frames, method="tvl1")``: float32 (T, 224, 224, 2) TV-L1 flow / 20 in [-1, 1];
+- ``tvl1.tvl1(frames0, frames1)``: OpenCV's TV-L1 in PyTorch on batches of pairs, CPU or CUDA
+  (``method="tvl1-torch"``);
 - ``transforms.loop_pad(frames, MIN_FRAMES)``: replay clips too short for I3D's logits (T < 9);
 - ``preprocess.preprocess(data_dir)``: a whole dataset to ``rgb.npy``/``flow.npy`` files
   (``python -m converter preprocess``);

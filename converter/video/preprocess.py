@@ -31,7 +31,7 @@ import numpy as np
 
 from converter.errors import ConversionError
 from converter.video.decode import DEFAULT_FPS, Orientation, iter_frames
-from converter.video.flow import METHODS, RECIPE_METHOD, iter_flow
+from converter.video.flow import METHODS, RECIPE_METHOD, RECIPE_METHODS, iter_flow
 from converter.video.transforms import MIN_FRAMES, iter_rgb, loop_pad
 
 CLASSES_FILE = "classes.txt"
@@ -116,7 +116,7 @@ class Summary:
         ]
         pairs, seconds = sum(o.flow_pairs for o in done), sum(o.flow_seconds for o in done)
         if pairs:
-            recipe = "" if self.flow_method == RECIPE_METHOD else ", NOT the I3D recipe"
+            recipe = "" if self.flow_method in RECIPE_METHODS else ", NOT the I3D recipe"
             lines.append(
                 f"flow ({self.flow_method}{recipe}): {pairs} frame pairs in {seconds:.1f} s of worker time, "
                 f"{pairs / seconds:.2f} frames/s per worker ({self.workers} worker(s), decoding included)"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
@@ -34,7 +36,7 @@ def test_flow_is_computed_after_resizing_to_256(texture, shifted):
     np.testing.assert_allclose(mean[0], [0.0, 0.1], atol=0.01)
 
 
-@pytest.mark.parametrize("method", [m for m in METHODS if m != "tvl1"])
+@pytest.mark.parametrize("method", [m for m in METHODS if not m.startswith("tvl1")])
 def test_the_fast_methods_agree_on_a_translation(texture, shifted, method):
     base = texture(256, 256)
     mean = flow_clip([shifted(base, 0, 0), shifted(base, -3, 2)], method).mean(axis=(1, 2))
@@ -61,3 +63,52 @@ def test_iter_flow_streams(texture, shifted):
 def test_an_unknown_method_is_refused():
     with pytest.raises(ConversionError, match="unknown flow method 'raft'"):
         flow_clip([np.zeros((8, 8, 3), np.uint8)], "raft")
+
+
+def test_tvl1_torch_is_opencvs_tvl1_through_the_recipe(texture, shifted):
+    # 256 x 256 (no resize), right 2 px and up 1 px: after the crop, clip and /20 the two methods agree
+    # far inside the 0.002 mean |Δ|.
+    base = texture(256, 256)
+    frames = [shifted(base, 0, 0), shifted(base, 2, -1)]
+    ours, opencv = flow_clip(frames, "tvl1-torch"), flow_clip(frames, "tvl1")
+    assert ours.shape == opencv.shape == (2, CROP, CROP, 2) and ours.dtype == np.float32
+    assert np.abs(ours - opencv).mean() <= 0.002
+    np.testing.assert_allclose(ours[0].mean(axis=(0, 1)), [0.1, -0.05], atol=0.005)
+
+
+@pytest.mark.parametrize("count", [1, 2, 6])
+def test_tvl1_torch_batches_keep_one_flow_frame_per_frame(texture, shifted, count, monkeypatch):
+    # Pairs go in batches (here of 4); any clip length still gives T flow frames, the last repeated.
+    monkeypatch.setattr("converter.video.flow.BATCH", {"cpu": 4, "cuda": 4})
+    still = shifted(texture(256, 256), 0, 0)
+    flows = list(iter_flow([still] * count, "tvl1-torch"))
+    assert len(flows) == count
+    assert all(f.shape == (CROP, CROP, 2) and not f.any() for f in flows)
+
+
+def test_tvl1_torch_batch_equals_one_by_one(texture, shifted):
+    from converter.video.flow import batch_flow_function
+
+    base = texture(64, 80)
+    grays = [shifted(base, dx, dy)[..., 0] for dx, dy in [(0, 0), (1, 0), (3, -1), (3, -1)]]
+    compute = batch_flow_function("cpu")
+    batch = compute(grays[:-1], grays[1:])
+    singles = [compute([a], [b])[0] for a, b in pairwise(grays)]
+    assert len(batch) == 3 and all(np.array_equal(x, y) for x, y in zip(batch, singles, strict=True))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["preprocess", "data"],
+        ["features", "clip.mp4", "--out", "feats"],
+        ["classify", "clip.mp4"],
+        ["predict", "clip.mp4", "--weights", "w.safetensors"],
+        ["visualize", "activations", "clip.mp4", "--out", "out"],
+    ],
+)
+def test_every_video_command_offers_tvl1_torch(argv):
+    from converter.cli import build_parser
+
+    args = build_parser(argv[0]).parse_args([*argv, "--flow-method", "tvl1-torch"])
+    assert args.flow_method == "tvl1-torch"
