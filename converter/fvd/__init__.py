@@ -1,0 +1,1 @@
+"""Fréchet Video Distance (Unterthiner et al. 2018) exactly as TensorFlow computes it."""
