@@ -44,35 +44,33 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import json
+    import os
     from dataclasses import asdict
 
     from converter.errors import ConversionError
-    from converter.fvd.api import compute, side_statistics
-    from converter.fvd.distributed import init_from_environment, world
-    from converter.fvd.features import default_device
+    from converter.fvd.api import _Detector, compute, side_statistics
 
     if args.fake is None and args.save_stats is None:
         raise ConversionError(None, "give FAKE, or --save-stats PATH to only write REAL's statistics")
-    device = default_device(args.device)
-    init_from_environment(device)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # under torchrun: join the group, one GPU per process
+        from converter.fvd.distributed import init_from_environment
+        from converter.fvd.features import default_device
+
+        args.device = default_device(args.device)
+        init_from_environment(args.device)
+    first = int(os.environ.get("RANK", "0")) == 0
     options = {
-        "weights": args.weights,
         "protocol": args.protocol,
         "frames": args.frames,
         "stride": args.stride,
         "max_videos": args.max_videos,
         "batch_size": args.batch_size,
-        "device": device,
         "precision": args.precision,
         "seed": args.seed,
         "progress": not (args.quiet or args.json),
     }
-    first = world()[0] == 0
     if args.fake is None:
-        options.pop("weights"), options.pop("device")
-        from converter.fvd.api import _Detector
-
-        stats, _ = side_statistics(args.real, detector=_Detector(None, args.weights, device), **options)
+        stats, _ = side_statistics(args.real, detector=_Detector(None, args.weights, args.device), **options)
         if first:
             stats.save(args.save_stats)
             print(f"wrote {args.save_stats}: {stats.n} videos, protocol {stats.protocol}")
@@ -80,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
     result = compute(
         args.real,
         args.fake,
+        weights=args.weights,
+        device=args.device,
         save_real=args.save_stats if first else None,
         save_fake=args.save_fake_stats if first else None,
         **options,

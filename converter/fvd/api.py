@@ -1,4 +1,6 @@
-"""``fvd(real, fake)``: both sides' statistics (from videos or from saved statistics) and their distance."""
+"""``fvd(real, fake)``: both sides' statistics (from videos or from saved statistics) and their distance.
+
+torch is imported only when a side needs features, so two statistics files compare in a blink."""
 
 from __future__ import annotations
 
@@ -6,12 +8,14 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from converter.errors import ConversionError
 from converter.fvd.distance import Statistics, frechet_distance, is_statistics_file, load_statistics, statistics
 from converter.fvd.protocols import Protocol, get_protocol
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -49,8 +53,6 @@ def side_statistics(
 ) -> tuple[Statistics, int]:
     """(statistics, videos skipped) of one side: a ``Statistics``, a statistics file, or videos (any
     ``i3d_features`` input; ``options`` are its keyword arguments)."""
-    from converter.fvd.features import extract
-
     protocol = get_protocol(protocol)
     if isinstance(videos, Statistics):
         stats = videos
@@ -59,6 +61,8 @@ def side_statistics(
         if stats.protocol != protocol.name:
             raise ConversionError(videos, f"statistics for protocol {stats.protocol!r}; this run is {protocol.name!r}")
     else:
+        from converter.fvd.features import extract
+
         detector = detector or _Detector(None, None, None)
         found = extract(videos, model=detector.get(), protocol=protocol, **options)
         if found.features.shape[0] < 2:

@@ -93,3 +93,18 @@ def test_command_on_statistics_files(ours):
     assert printed["protocol"] == "tf" and printed["frames"] == 0
     refused = subprocess.run([*command, "--protocol", "stylegan-v"], capture_output=True, text=True)
     assert refused.returncode == 2 and "statistics for protocol 'tf'; this run is 'stylegan-v'" in refused.stderr
+
+
+def test_command_writes_statistics_of_videos(tmp_path, video_sets, fvd_weights, tf_features):
+    """`fvd REAL.npy --save-stats PATH` (no FAKE): the statistics of the hub graph's features."""
+    from converter.fvd import load_statistics
+
+    np.save(tmp_path / "two.npy", video_sets["real"][:2])
+    command = [sys.executable, "-m", "converter", "fvd", str(tmp_path / "two.npy"), "--save-stats"]
+    command += [str(tmp_path / "stats.npz"), "--weights", str(fvd_weights), "--quiet"]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    assert "wrote" in done.stdout and "2 videos, protocol tf" in done.stdout
+    stats = load_statistics(tmp_path / "stats.npz")
+    assert np.abs(stats.mean - tf_features["real"][:2].mean(axis=0)).max() <= 1e-4
+    missing = subprocess.run(command[:5], capture_output=True, text=True)
+    assert missing.returncode == 2 and "give FAKE, or --save-stats PATH" in missing.stderr
