@@ -1,5 +1,5 @@
-"""Where FVD's videos come from, one video at a time: arrays in memory, ``.npy``/``.npz`` files (memory-mapped
-or streamed, never loaded whole) and folders of videos, GIFs or frame folders.
+"""Where FVD's videos come from, one video at a time: arrays in memory, ``.npy``/``.npz`` files (read video by
+video, never loaded whole) and folders of videos, GIFs or frame folders.
 
 Every source knows how many videos it has and yields ``(index, frames)`` with frames a (T, H, W, 3) array
 in 0..255 (uint8 or float) for the indices it is asked for, so ranks of a distributed run each read
@@ -50,41 +50,65 @@ class ArraySource(VideoSource):
             yield index, video.numpy() if hasattr(video, "numpy") else np.asarray(video)
 
 
-class NpzSource(VideoSource):
-    """One array of an ``.npz``, read video by video from the archive (compressed or not)."""
+class ArrayFileSource(VideoSource):
+    """The (N, T, H, W, 3) array of a ``.npy``, or one array of an ``.npz`` (compressed or not), read video by
+    video at its offset: nothing is mapped or loaded whole, so memory holds one video whatever N is."""
 
     def __init__(self, path: Path) -> None:
-        self.name = str(path)
         self.path = path
+        self.member: str | None = None
+        self.name = str(path)
         try:
-            with zipfile.ZipFile(path) as archive:
-                members = [n for n in archive.namelist() if n.endswith(".npy")]
-                if len(members) != 1 and "videos.npy" not in members:
-                    keys = ", ".join(m[:-4] for m in members)
-                    raise ConversionError(path, f"holds {len(members)} arrays ({keys}); name one 'videos'")
-                self.member = members[0] if len(members) == 1 else "videos.npy"
-                with archive.open(self.member) as f:
-                    self.shape, self.dtype = _npy_header(f, f"{path}:{self.member[:-4]}")
+            if path.suffix == ".npz":
+                with zipfile.ZipFile(path) as archive:
+                    members = [n for n in archive.namelist() if n.endswith(".npy")]
+                    if len(members) != 1 and "videos.npy" not in members:
+                        keys = ", ".join(m[:-4] for m in members)
+                        raise ConversionError(path, f"holds {len(members)} arrays ({keys}); name one 'videos'")
+                    self.member = members[0] if len(members) == 1 else "videos.npy"
+                    self.name = f"{path}:{self.member[:-4]}"
+            with self._open() as f:
+                self.shape, self.dtype = _npy_header(f, self.name)
         except (OSError, zipfile.BadZipFile) as err:
-            raise ConversionError(path, f"not a readable .npz: {err}") from None
-        _check_shape(self.shape, f"{path}:{self.member[:-4]}")
+            raise ConversionError(path, f"not a readable {path.suffix}: {err}") from None
+        _check_shape(self.shape, self.name)
+
+    def _open(self):
+        if self.member is None:
+            return open(self.path, "rb")
+        return _ZipMember(self.path, self.member)
 
     def __len__(self) -> int:
         return self.shape[0]
 
     def videos(self, indices: Iterable[int]) -> Iterator[tuple[int, np.ndarray]]:
         per_video = int(np.prod(self.shape[1:])) * self.dtype.itemsize
-        with zipfile.ZipFile(self.path) as archive, archive.open(self.member) as f:
+        with self._open() as f:
             _npy_header(f, self.name)
             start, position = f.tell(), 0
             for index in sorted(indices):
-                if index != position:  # forward only: skipping decompresses, never holds more than a video
+                if index != position:  # forward only: in an .npz, skipping decompresses and drops
                     f.seek(start + index * per_video)
                 data = f.read(per_video)
                 if len(data) != per_video:
-                    raise ConversionError(f"{self.name}:{self.member[:-4]}", f"truncated at video {index}")
+                    raise ConversionError(self.name, f"truncated at video {index}")
                 position = index + 1
                 yield index, np.frombuffer(data, self.dtype).reshape(self.shape[1:])
+
+
+class _ZipMember:
+    """An archive member opened for reading, closing the archive with it."""
+
+    def __init__(self, path: Path, member: str) -> None:
+        self.archive = zipfile.ZipFile(path)
+        self.file = self.archive.open(member)
+
+    def __enter__(self):
+        return self.file
+
+    def __exit__(self, *exc) -> None:
+        self.file.close()
+        self.archive.close()
 
 
 class FolderSource(VideoSource):
@@ -128,13 +152,8 @@ def open_source(videos) -> VideoSource:
         return FolderSource(path)
     if not path.is_file():
         raise ConversionError(path, "no such file or folder")
-    if path.suffix == ".npy":
-        try:
-            return ArraySource(np.load(path, mmap_mode="r", allow_pickle=False), str(path))
-        except ValueError as err:
-            raise ConversionError(path, f"not a readable .npy: {err}") from None
-    if path.suffix == ".npz":
-        return NpzSource(path)
+    if path.suffix in (".npy", ".npz"):
+        return ArrayFileSource(path)
     raise ConversionError(path, "expected a folder of videos, a .npy/.npz array (N, T, H, W, 3) or statistics")
 
 

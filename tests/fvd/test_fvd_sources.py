@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from converter.errors import ConversionError
-from converter.fvd.sources import ArraySource, FolderSource, NpzSource, open_source
+from converter.fvd.sources import ArrayFileSource, FolderSource, open_source
 
 
 @pytest.fixture
@@ -18,18 +18,22 @@ def _read(source, indices=None):
     return dict(source.videos(range(len(source)) if indices is None else indices))
 
 
-def test_npy_is_memory_mapped(tmp_path, videos):
+def test_npy_is_read_video_by_video(tmp_path, videos):
     np.save(tmp_path / "v.npy", videos)
     source = open_source(tmp_path / "v.npy")
-    assert isinstance(source, ArraySource) and isinstance(source.array, np.memmap)
+    assert isinstance(source, ArrayFileSource)
     assert len(source) == 4 and all(np.array_equal(v, videos[i]) for i, v in _read(source).items())
+    assert sorted(_read(source, [3, 0])) == [0, 3]
+    (tmp_path / "cut.npy").write_bytes((tmp_path / "v.npy").read_bytes()[:-10])
+    with pytest.raises(ConversionError, match="cut.npy: truncated at video 3"):
+        _read(open_source(tmp_path / "cut.npy"))
 
 
 @pytest.mark.parametrize("save", [np.savez, np.savez_compressed])
 def test_npz_streams_video_by_video(tmp_path, videos, save):
     save(tmp_path / "v.npz", videos=videos.astype(np.float32))
     source = open_source(tmp_path / "v.npz")
-    assert isinstance(source, NpzSource) and len(source) == 4
+    assert isinstance(source, ArrayFileSource) and len(source) == 4
     got = _read(source, [1, 3])  # a shard skips videos
     assert sorted(got) == [1, 3] and all(np.array_equal(v, videos[i]) for i, v in got.items())
 
