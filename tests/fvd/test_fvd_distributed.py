@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.fvd.distributed_worker import run
@@ -47,3 +48,21 @@ def test_two_processes_equal_one_with_i3d(tmp_path, fvd_weights):
     one = run(str(fvd_weights))
     for protocol, value in one["fvd"].items():
         assert two["fvd"][protocol] == pytest.approx(value, rel=1e-5)
+
+
+@pytest.mark.slow
+def test_command_under_torchrun(tmp_path, fvd_weights, video_sets):
+    """`torchrun --nproc_per_node=2 -m converter fvd … --json`: rank 0 prints what one process prints."""
+    np.save(tmp_path / "real.npy", video_sets["real"][:3])
+    np.save(tmp_path / "fake.npy", video_sets["fake"][:3])
+    args = ["fvd", str(tmp_path / "real.npy"), str(tmp_path / "fake.npy"), "--weights", str(fvd_weights), "--json"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "converter"]
+    two = subprocess.run([*command, *args], capture_output=True, text=True, env=env, timeout=900, check=True)
+    one = subprocess.run(
+        [sys.executable, "-m", "converter", *args], capture_output=True, text=True, env=env, check=True
+    )
+    assert one.returncode == 0, one.stderr[-2000:]
+    a, b = json.loads(two.stdout.strip().splitlines()[-1]), json.loads(one.stdout)
+    assert (a["n_real"], a["n_fake"]) == (b["n_real"], b["n_fake"]) == (3, 3)
+    assert a["fvd"] == pytest.approx(b["fvd"], rel=1e-5)
