@@ -67,7 +67,7 @@ finetune-e2e: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m pytest benchmarks --benchmark-only --benchmark-json=benchmarks/results.json
-	rm -f benchmarks/conversion.json  # a later conversion-only run; this run has its own
+	rm -f benchmarks/conversion.json benchmarks/fvd.json  # later single-benchmark runs; this run has its own
 	$(PY) benchmarks/make_results.py benchmarks/results.json > benchmarks/RESULTS.md
 
 clean:

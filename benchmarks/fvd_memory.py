@@ -2,8 +2,9 @@
 
 ``python -m benchmarks.fvd_memory [N …]`` writes an (N, T, 256, 256, 3) uint8 ``.npy`` for each N, runs
 ``fvd REAL --save-stats`` on it in its own process (measured by ``benchmarks.measure_process``) and
-prints N, wall seconds and peak RSS as a table: the array is memory-mapped and videos go through the
-model a batch at a time, so peak RSS is the model plus one batch whatever N is.
+prints N, wall seconds and peak RSS as a table (``FVD_FRAMES`` and ``FVD_BATCH`` set T and the batch).
+The array is read video by video and videos go through the model a batch at a time, so peak RSS is
+the model plus one batch whatever N is.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-FRAMES, SIZE, BATCH = 16, 256, 4
+FRAMES = int(os.environ.get("FVD_FRAMES", "16"))  # clip length and batch size can be changed for a run
+BATCH = int(os.environ.get("FVD_BATCH", "4"))
+SIZE = 256
 
 
 def measure(n: int, folder: Path, weights: str) -> dict:

@@ -49,11 +49,15 @@ def legacy_resize_bilinear(videos: torch.Tensor, height: int, width: int) -> tor
     x = videos.to(torch.float32)
     y0, y1, y_lerp = _source_positions(in_h, height, x.device)
     x0, x1, x_lerp = _source_positions(in_w, width, x.device)
-    x_lerp = x_lerp.unsqueeze(-1)  # over channels
-    top_rows = x.index_select(-3, y0)
-    bottom_rows = x.index_select(-3, y1)
-    top_left = top_rows.index_select(-2, x0)
-    top = top_left + (top_rows.index_select(-2, x1) - top_left) * x_lerp
-    bottom_left = bottom_rows.index_select(-2, x0)
-    bottom = bottom_left + (bottom_rows.index_select(-2, x1) - bottom_left) * x_lerp
-    return top + (bottom - top) * y_lerp.unsqueeze(-1).unsqueeze(-1)
+    # Columns outermost (..., W, H, C), so that every gather copies contiguous runs, not 3 values at a time.
+    columns = x.transpose(-3, -2)
+    top = _lerp_columns(columns.index_select(-2, y0).contiguous(), x0, x1, x_lerp)
+    bottom = _lerp_columns(columns.index_select(-2, y1).contiguous(), x0, x1, x_lerp)
+    out = top + (bottom - top) * y_lerp.unsqueeze(-1)  # (..., width, height, C)
+    return out.transpose(-3, -2).contiguous()
+
+
+def _lerp_columns(rows: torch.Tensor, x0: torch.Tensor, x1: torch.Tensor, x_lerp: torch.Tensor) -> torch.Tensor:
+    """TF's ``left + (right - left) * x_lerp`` on (..., W, H', C) rows, giving (..., width, H', C)."""
+    left = rows.index_select(-3, x0)
+    return left + (rows.index_select(-3, x1) - left) * x_lerp.unsqueeze(-1).unsqueeze(-1)
