@@ -199,12 +199,13 @@ def fvd_lines(data: dict) -> list[str]:
     if not rows:
         return ["Not run."]
     lines = [f"Load average at start {data['machine_info'].get('load_avg_1min_at_start', '?')}.", "",
-             "| pipeline | device | videos × frames × H × W | precision | median s | videos/s | vs TensorFlow |",
-             "|---|---|---|---|---:|---:|---:|"]  # fmt: skip
+             "| pipeline | device | videos × T × H × W | precision | median s | CPU s | videos/s | vs TensorFlow |",
+             "|---|---|---|---|---:|---:|---:|---:|"]  # fmt: skip
     for r in rows:
         ratio = fmt(r.get("speedup_vs_tensorflow"), ".2f") + "x" if "speedup_vs_tensorflow" in r else "—"
+        cpu = fmt(r.get("cpu_s"), ".2f")
         lines.append(f"| {r['pipeline']} | {r['device']} ({r['device_name']}) | {r['work']} | {r['precision']} "
-                     f"| {r['median_s']:.2f} | {r['videos_per_s']:.2f} | {ratio} |")  # fmt: skip
+                     f"| {r['median_s']:.2f} | {cpu} | {r['videos_per_s']:.2f} | {ratio} |")  # fmt: skip
     return [
         *lines,
         "",

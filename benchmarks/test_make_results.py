@@ -114,6 +114,6 @@ def test_fvd_section_from_its_own_json(tmp_path) -> None:
     (tmp_path / "fvd").mkdir()
     fvd = write(tmp_path / "fvd", [bench("fvd features (interleaved)", 5.0, fvd=rows)])
     text = make_results.render(main, None, fvd)
-    assert "| ours | cpu (CPU X) | 4x16x128x128 | fp32 | 2.00 | 2.00 | 1.50x |" in text
-    assert "| tensorflow | cpu (CPU X) | 4x16x128x128 | fp32 | 3.00 | 1.33 | 1.00x |" in text
+    assert "| ours | cpu (CPU X) | 4x16x128x128 | fp32 | 2.00 | – | 2.00 | 1.50x |" in text
+    assert "| tensorflow | cpu (CPU X) | 4x16x128x128 | fp32 | 3.00 | – | 1.33 | 1.00x |" in text
     assert "## FVD features (videos/s)\n\nNot run." in make_results.render(main)

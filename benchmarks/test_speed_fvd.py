@@ -2,9 +2,11 @@
 (``tf.compat.v1.image.resize_bilinear`` + DeepMind's TF-Hub graph) on the same videos, in one run.
 
 CPU: both pipelines timed in alternation (``measure_together``'s reasoning: a shared CPU's load
-drifts), batches of 16 as the original. CUDA: ours only (this TensorFlow is a CPU build), fp32 with
-TF32 off (the recipe) and bf16 autocast (not the recipe); skipped without a GPU. ``--benchmark-disable``
-(CI) runs one tiny round of each so the benchmark cannot rot. ``make_results.py`` writes the table.
+drifts), batches of 16 as the original; CPU seconds are recorded too, because on a loaded machine the
+pipeline running more threads (TensorFlow: intra- and inter-op pools) also gets a larger share.
+CUDA: ours only (this TensorFlow is a CPU build), fp32 with TF32 off (the recipe) and bf16 autocast
+(not the recipe); skipped without a GPU. ``--benchmark-disable`` (CI) runs one tiny round of each so
+the benchmark cannot rot. ``make_results.py`` writes the table.
 """
 
 from __future__ import annotations
@@ -47,14 +49,16 @@ def test_fvd_features_cpu(benchmark, tfhub_module, fvd_weights) -> None:
     signature = hub.load(str(tfhub_module)).signatures["default"]
     runs = {"ours": lambda: i3d_features(videos, model=model), "tensorflow": lambda: embed(signature, videos)}
     times: dict[str, list[float]] = {name: [] for name in runs}
+    cpu: dict[str, list[float]] = {name: [] for name in runs}  # CPU seconds: fair when the machine is shared
     outputs: dict[str, np.ndarray] = {}
 
     def one_round() -> None:
         order = list(runs.items()) if len(times["ours"]) % 2 == 0 else list(runs.items())[::-1]
         for name, run in order:
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             outputs[name] = run()
             times[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
 
     benchmark.group = "fvd features (interleaved)"
     warmup = 0 if benchmark.disabled else 1
@@ -72,6 +76,7 @@ def test_fvd_features_cpu(benchmark, tfhub_module, fvd_weights) -> None:
             "median_s": statistics.median(values),
             "videos_per_s": work[0] / statistics.median(values),
             "times_s": values,
+            "cpu_s": statistics.median(cpu[name][warmup:]),
             "speedup_vs_tensorflow": statistics.median(per_round) if name == "ours" else 1.0,
         }
         for name, values in timed.items()
