@@ -20,6 +20,8 @@ def init_from_environment(device: torch.device) -> bool:
 
     if dist.is_initialized() or int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return False
+    if device.type == "cuda":
+        torch.cuda.set_device(device)  # NCCL's object collectives run on the current device
     dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     return True
 

@@ -41,6 +41,13 @@ def test_float_frames_equal_uint8_frames():
     )
 
 
+def test_bf16_runs_and_returns_float32():
+    """The bf16 option (not the recipe) autocasts the model and still returns float32 features."""
+    videos = np.random.default_rng(1).integers(0, 256, (2, 9, 16, 16, 3), dtype=np.uint8)
+    rows = i3d_features(videos, model=FrameMeans(9), precision="bf16")
+    assert rows.dtype == np.float32 and np.abs(rows - i3d_features(videos, model=FrameMeans(9))).max() < 1e-5
+
+
 def test_clips_tf_protocol_first_frames_with_stride():
     """tf: clips start at frame 0; --frames/--stride pick frames 0, S, 2S, …"""
     videos = np.stack([np.arange(30)[:, None, None, None] * np.ones((1, 8, 8, 3))] * 2).astype(np.uint8)  # frame k = k
