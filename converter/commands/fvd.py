@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from converter.commands.options import add_precision
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -28,12 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-videos", type=int, help="first N videos per side (default: tf all, stylegan-v 2048)")
     p.add_argument("--batch-size", type=int, default=16, help="videos per forward pass (the original: 16)")
     p.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
-    p.add_argument(
-        "--precision",
-        choices=("fp32", "bf16"),
-        default="fp32",
-        help="fp32 is the recipe (TF32 off); bf16 is faster on GPUs but NOT the recipe",
-    )
+    add_precision(p)  # only fp32 is the recipe
     p.add_argument("--seed", type=int, default=0, help="stylegan-v clip offsets (default 0)")
     p.add_argument("--save-stats", type=Path, metavar="PATH", help="write REAL's statistics (.npz) for reuse")
     p.add_argument("--save-fake-stats", type=Path, metavar="PATH", help="write FAKE's statistics (.npz)")

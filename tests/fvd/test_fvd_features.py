@@ -79,7 +79,7 @@ def test_clips_stylegan_v_random_offsets_are_seeded_and_short_videos_left_out():
         (np.zeros((2, 8, 8, 8, 3), np.uint8), {}, "clip of 8 frames; I3D's logits need at least 9"),
         (np.zeros((2, 20, 8, 8, 3), np.uint8), {"frames": 16, "stride": 2}, "20 frames; clips of 16 frames every 2"),
         (np.zeros((2, 9, 8, 8), np.uint8), {}, r"expected videos \(N, T, H, W, 3\)"),
-        (np.zeros((2, 9, 8, 8, 3), np.uint8), {"precision": "fp16"}, "precision must be one of fp32, bf16"),
+        (np.zeros((2, 9, 8, 8, 3), np.uint8), {"precision": "fp16"}, "precision must be one of fp32, tf32, bf16"),
         (np.zeros((2, 9, 8, 8, 3), np.uint8), {"protocol": "pytorch"}, "unknown FVD protocol 'pytorch'"),
     ],
 )
