@@ -84,3 +84,15 @@ def official_checkpoint(tmp_path: Path):
 def random_state():
     """Factory for ``random_i3d_state`` (plausible random I3D parameters in our layout)."""
     return random_i3d_state
+
+
+@pytest.fixture(scope="session")
+def random_i3d_model():
+    """An eval-mode I3D with ``random_i3d_state(seed=5)`` weights, shared: tests must not change it."""
+    import torch
+
+    from converter.models.i3d import InceptionI3d
+
+    model = InceptionI3d().eval()
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in random_i3d_state(seed=5).items()})
+    return model.requires_grad_(False)
