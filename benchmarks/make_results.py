@@ -194,6 +194,25 @@ def conversion_lines(data: dict) -> list[str]:
     return lines
 
 
+def fvd_lines(data: dict) -> list[str]:
+    rows = [row for b in data["benchmarks"] for row in (b.get("extra_info") or {}).get("fvd", [])]
+    if not rows:
+        return ["Not run."]
+    lines = [f"Load average at start {data['machine_info'].get('load_avg_1min_at_start', '?')}.", "",
+             "| pipeline | device | videos × frames × H × W | precision | median s | videos/s | vs TensorFlow |",
+             "|---|---|---|---|---:|---:|---:|"]  # fmt: skip
+    for r in rows:
+        ratio = fmt(r.get("speedup_vs_tensorflow"), ".2f") + "x" if "speedup_vs_tensorflow" in r else "—"
+        lines.append(f"| {r['pipeline']} | {r['device']} ({r['device_name']}) | {r['work']} | {r['precision']} "
+                     f"| {r['median_s']:.2f} | {r['videos_per_s']:.2f} | {ratio} |")  # fmt: skip
+    return [
+        *lines,
+        "",
+        "TensorFlow: `tf.compat.v1.image.resize_bilinear` + DeepMind's TF-Hub graph (CPU build); "
+        "ours: `converter.fvd.i3d_features`; the same uint8 videos, batches of 16, features equal to 1e-4.",
+    ]
+
+
 def _by(rows: list[dict], *keys: str) -> dict:
     grouped: dict = defaultdict(list)
     for r in rows:
@@ -201,7 +220,7 @@ def _by(rows: list[dict], *keys: str) -> dict:
     return grouped
 
 
-def render(path: Path, conversion: Path | None = None) -> str:
+def render(path: Path, conversion: Path | None = None, fvd: Path | None = None) -> str:
     data, rows = load(path)
     ratio = speedups(rows)
     sections = [
@@ -214,13 +233,14 @@ def render(path: Path, conversion: Path | None = None) -> str:
         ["## I3D", "", *i3d_tables(rows, ratio)],
         ["## Inflated ResNet and DenseNet (the original inflation tool's table)", "", *inflated_tables(rows)],
         ["## Conversion (whole process)", "", *conversion_lines(load(conversion)[0] if conversion else data), ""],
+        ["## FVD features (videos/s)", "", *fvd_lines(load(fvd)[0] if fvd else data), ""],
     ]  # fmt: skip
     return "\n".join(line for section in sections for line in section)
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) not in (1, 2):
-        print("usage: make_results.py RESULTS_JSON [CONVERSION_JSON] > RESULTS.md", file=sys.stderr)
+    if len(argv) not in (1, 2, 3):
+        print("usage: make_results.py RESULTS_JSON [CONVERSION_JSON [FVD_JSON]] > RESULTS.md", file=sys.stderr)
         return 2
     sys.stdout.write(render(*map(Path, argv)))
     return 0

@@ -104,3 +104,16 @@ def test_interleaved_cases_become_rows_with_paired_ratios(tmp_path) -> None:
     assert "| 0.62x the baseline's time | met |" in text
     assert "| i3d-rgb | 16x224² | fp32 | 1 | ours † | 2400.0 | 0.42 | 1.00 | – | – | 1.60 |" in text
     assert "† timed in alternation" in text
+
+
+def test_fvd_section_from_its_own_json(tmp_path) -> None:
+    rows = [{"pipeline": p, "device": "cpu", "device_name": "CPU X", "precision": "fp32", "work": "4x16x128x128",
+             "median_s": s, "videos_per_s": 4 / s, **({"speedup_vs_tensorflow": r} if r else {})}
+            for p, s, r in (("ours", 2.0, 1.5), ("tensorflow", 3.0, 1.0))]  # fmt: skip
+    main = write(tmp_path, [])
+    (tmp_path / "fvd").mkdir()
+    fvd = write(tmp_path / "fvd", [bench("fvd features (interleaved)", 5.0, fvd=rows)])
+    text = make_results.render(main, None, fvd)
+    assert "| ours | cpu (CPU X) | 4x16x128x128 | fp32 | 2.00 | 2.00 | 1.50x |" in text
+    assert "| tensorflow | cpu (CPU X) | 4x16x128x128 | fp32 | 3.00 | 1.33 | 1.00x |" in text
+    assert "## FVD features (videos/s)\n\nNot run." in make_results.render(main)

@@ -29,6 +29,7 @@ COMMANDS = (
     "features",
     "visualize",
     "export",
+    "fvd",
 )
 
 

@@ -3,8 +3,9 @@
 Layout (TF ``core/lib/io``: ``format.cc``, ``block.cc``, ``table_builder.cc``): data blocks of
 prefix-compressed entries, an empty metaindex block, an index block mapping each data block's
 last key to its BlockHandle, then a 48-byte footer (two varint BlockHandles padded to 40 bytes
-and the magic number). Every block carries a 5-byte trailer: compression type (TF bundles use
-0, none) and a masked CRC32C of the block plus that byte. Reading checks all of it, within the
+and the magic number). Every block carries a 5-byte trailer: compression type (0 none, 1 snappy:
+TF1-era writers, e.g. the TF-Hub I3D module, compressed their blocks; TF 2 writes 0) and a masked
+CRC32C of the stored block plus that byte. Reading checks all of it, within the
 file's size, so a damaged or foreign file gets a ConversionError instead of a crash or a hang.
 """
 
@@ -25,6 +26,8 @@ FOOTER_SIZE = 48
 HANDLES_SIZE = 40
 TRAILER_SIZE = 5
 NO_COMPRESSION = 0
+SNAPPY_COMPRESSION = 1
+SNAPPY_MAX_EXPANSION = 24  # a 3-byte snappy copy yields at most 64 bytes: no honest block grows more
 BLOCK_SIZE = 262144  # TF's table::Options default
 RESTART_INTERVAL = 16
 _CRC_CHUNK = 1 << 22
@@ -74,12 +77,34 @@ def _read_block(path: Path, file: BinaryIO, offset: int, size: int, limit: int) 
             path,
             f"block at offset {offset}: checksum mismatch (stored {stored:#010x}, computed {computed:#010x})",
         )
+    if raw[size] == SNAPPY_COMPRESSION:
+        return _unsnappy(path, raw[:size], offset)
     if raw[size] != NO_COMPRESSION:
         raise ConversionError(
-            path,
-            f"block at offset {offset} is compressed (type {raw[size]}); only uncompressed tables are supported",
+            path, f"block at offset {offset} has unknown compression type {raw[size]} (0 none and 1 snappy are read)"
         )
     return raw[:size]
+
+
+def _unsnappy(path: Path, block: bytes, offset: int) -> bytes:
+    """A snappy-compressed block's contents, its stated length bounded before anything is allocated."""
+    import cramjam  # only TF1-era files need it
+
+    try:
+        length, _ = read_varint(block, 0, len(block))
+    except WireError as err:
+        raise ConversionError(path, f"snappy block at offset {offset}: bad length header: {err}") from None
+    if length > SNAPPY_MAX_EXPANSION * len(block) + 64:
+        raise ConversionError(
+            path, f"snappy block at offset {offset} claims {length} bytes from {len(block)}: not a snappy block"
+        )
+    try:
+        out = bytes(cramjam.snappy.decompress_raw(block))
+    except cramjam.DecompressionError as err:
+        raise ConversionError(path, f"snappy block at offset {offset} does not decompress: {err}") from None
+    if len(out) != length:
+        raise ConversionError(path, f"snappy block at offset {offset} gave {len(out)} bytes, not {length}")
+    return out
 
 
 def _block_entries(path: Path, block: bytes, base: int) -> list[tuple[bytes, bytes, int]]:

