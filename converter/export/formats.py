@@ -9,6 +9,7 @@ a file that exists has been shown to compute what the eager model computes.
 
 from __future__ import annotations
 
+import copy
 import os
 import tempfile
 import warnings
@@ -208,7 +209,7 @@ def export_model(
     dynamic = check_dynamic(dynamic)
     out = Path(out)
     example_sizes = example_shape(endpoint, dynamic, shape)
-    model = model.eval()
+    model = copy.deepcopy(model).eval().requires_grad_(False)  # the file's parameters need no gradients
     net = EndpointNet(model, endpoint, symbolic_logits=fmt != "torchscript").eval()
     reference = EndpointNet(model, endpoint).eval()
     b, t, h, w = example_sizes
