@@ -66,6 +66,9 @@ def run(args: argparse.Namespace) -> int:
     if args.fmt == "fvd-detector":
         from converter.export.detector import export_detector
 
+        if args.endpoint != "Logits" or args.opset is not None:
+            raise ConversionError(args.out, "fvd-detector is always Logits (FVD's features); no --endpoint/--opset")
+
         checks = export_detector(model, args.out)
         what = "FVD detector (TorchScript)"
     else:

@@ -10,6 +10,7 @@ a file that exists has been shown to compute what the eager model computes.
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import tempfile
 import warnings
@@ -57,11 +58,11 @@ def check_dynamic(names: Iterable[str]) -> tuple[str, ...]:
 def verification_shapes(
     endpoint: str, fmt: str, dynamic: Sequence[str], example: Sequence[int]
 ) -> list[tuple[int, ...]]:
-    """Input (B, T, H, W) sizes a written file is checked at: per dynamic dimension its smallest allowed
-    size, an odd and an even size and the largest (bounded) one; batch 1 and 3."""
+    """Input (B, T, H, W) sizes a written file is checked at: every dynamic dimension takes its smallest
+    allowed size, the next (odd and even), a middle one and its largest (or 9 beyond ``example``), each
+    once, shifted per dimension so that height and width differ; batch 1 and 3."""
     ranges = input_ranges(endpoint, at_least_two=fmt != "torchscript")
     base = dict(zip(DIMENSIONS, example, strict=True))
-    base["batch"] = 1 if "batch" in dynamic else base["batch"]
     choices: dict[str, list[int]] = {}
     for name in DIMENSIONS:
         if name not in dynamic:
@@ -110,17 +111,25 @@ def _write_onnx(net: EndpointNet, example: torch.Tensor, path: Path, dynamic, op
     without gamma), with the same dynamic dimensions."""
     _onnx_modules()
     kwargs = {} if opset is None else {"opset_version": opset}
-    program = torch.onnx.export(
-        net,
-        (example,),
-        dynamo=True,
-        dynamic_shapes=_dynamic_shapes(net.endpoint, dynamic),
-        input_names=["x"],
-        output_names=[net.endpoint],
-        external_data=False,
-        verbose=False,
-        **kwargs,
-    )
+    logger = logging.getLogger("torch.onnx")  # its notes (e.g. torchvision ops skipped) are not the user's
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            program = torch.onnx.export(
+                net,
+                (example,),
+                dynamo=True,
+                dynamic_shapes=_dynamic_shapes(net.endpoint, dynamic),
+                input_names=["x"],
+                output_names=[net.endpoint],
+                external_data=False,
+                verbose=False,
+                **kwargs,
+            )
+    finally:
+        logger.setLevel(level)
     program.save(str(path))
 
 
