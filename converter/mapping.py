@@ -1,4 +1,4 @@
-"""Declarative mapping tables (``mappings/*.toml``): source names to our parameter names.
+"""Declarative mapping tables (``converter/mappings/*.toml``): source names to our parameter names.
 
 A table's rules are templates over placeholders; loading a table expands them into a concrete
 one-to-one list of ``(source key, target key, ops)``. Matching a checkpoint is then an exact
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import importlib.resources
 import itertools
 import re
 from dataclasses import dataclass
@@ -28,7 +29,8 @@ import tomllib
 from converter.errors import ConversionError
 from converter.ops import Op, inverse, parse_op
 
-TABLES_DIR = Path(__file__).resolve().parent.parent / "mappings"
+# Package data, so a checkout, an editable install and an installed wheel find the same tables.
+TABLES_DIR = Path(str(importlib.resources.files("converter") / "mappings"))
 _FIELD = re.compile(r"\{(\w+)\}")
 _TARGET_SEPARATOR = "."
 

@@ -18,10 +18,10 @@ import torch
 
 from converter import load_model
 from converter.conversion import convert
+from converter.tf_reference import TFI3D
 from parity import checkpoints, tf_hub
 from parity.compare import Comparison, Reference, compare, reference_side
 from parity.sample import Sample, load_sample
-from parity.tf_reference import TFI3D
 
 
 @dataclass(frozen=True)

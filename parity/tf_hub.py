@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from parity.tf_reference import TFI3D
+from converter.tf_reference import TFI3D
 
 SIGNATURE = "serving_default"
 

@@ -1,7 +1,7 @@
 """A 2D ImageNet Inception-v1 inflated into our I3D: the paper's ImageNet initialisation.
 
-Declarative like a conversion: one table per 2D layout under ``mappings/inflate/`` (kept out of
-``mappings/*.toml``, so ``convert`` never picks one), run by the ordinary engine (read → map → verify →
+Declarative like a conversion: one table per 2D layout under ``converter/mappings/inflate/`` (kept out of
+``converter/mappings/*.toml``, so ``convert`` never picks one), run by the ordinary engine (read → map → verify →
 write), each 2D kernel given I3D's time extent by an ``inflate`` op (7 for the stem, 3 for the 3x3
 convs, 1 for the 1x1 ones). The init is the command's choice: ``bind_init`` sets it on every op.
 
