@@ -170,11 +170,13 @@ def build_seeds(work: Path, marker: Path) -> list[Seed]:
         with zipfile.ZipFile(root / "evil.pt", "w") as archive:
             for n, data in members.items():
                 archive.writestr(n, data)
+        # a training checkpoint: the weights read, the hostile extra stays an inert placeholder
+        torch.save({"state_dict": state, "epoch": 3, "hook": _Evil(marker)}, root / "extras.pt")
 
     root = work / "torch"
     root.mkdir()
     torch_files(root)
-    for name in ("zip.pt", "legacy.pt", "evil.pt"):
+    for name in ("zip.pt", "legacy.pt", "evil.pt", "extras.pt"):
         seeds.append(Seed(f"torch:{name}", {name: (root / name).read_bytes()}, name, name))
 
     def safetensors(root: Path) -> str:

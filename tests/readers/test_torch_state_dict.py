@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
+import io
 import os
 import pickle
+import re
+import subprocess
+import sys
+import types
 import zipfile
 
 import numpy as np
@@ -12,6 +18,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import converter  # noqa: E402
+import converter.cli  # noqa: E402
 from converter.conversion import convert  # noqa: E402
 from converter.engine import select_table  # noqa: E402
 from converter.errors import ConversionError  # noqa: E402
@@ -94,21 +101,145 @@ class _Evil:
         return (os.system, (f"touch {self.marker}",))
 
 
-def test_code_in_a_torch_file_is_refused_and_runs_nothing(tmp_path):
-    """A zip that torch.load would execute without weights_only: refused, naming the file."""
-    marker = tmp_path / "pwned"
-    path = tmp_path / "evil.pt"
-    torch.save({"w": torch.ones(2)}, path)
+def _rewrite_data_pkl(path, data: bytes) -> None:
+    """Replace a torch zip's pickle with ``data``, keeping its storages."""
     with zipfile.ZipFile(path) as archive:
         members = {name: archive.read(name) for name in archive.namelist()}
     data_pkl = next(name for name in members if name.endswith("/data.pkl"))
-    members[data_pkl] = pickle.dumps({"w": _Evil(str(marker))}, protocol=2)
+    members[data_pkl] = data
     with zipfile.ZipFile(path, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    with pytest.raises(ConversionError, match="not a loadable weights-only PyTorch file") as err:
+        for name, blob in members.items():
+            archive.writestr(name, blob)
+
+
+def test_code_in_a_torch_file_becomes_a_placeholder_and_runs_nothing(tmp_path):
+    """A zip that torch.load would execute without weights_only: the call is an inert placeholder, named."""
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    torch.save({"w": torch.ones(2)}, path)
+    _rewrite_data_pkl(path, pickle.dumps({"w": _Evil(str(marker))}, protocol=2))
+    with pytest.raises(ConversionError, match=r"no dict of tensors.*'w' \((posix|nt)\.system\)") as err:
         open_source(path).keys()
     assert str(path) in str(err.value) and not marker.exists()
+
+
+class _Reduce:
+    """Pickles as ``function(*args)``."""
+
+    def __init__(self, function, *args) -> None:
+        self.function, self.args = function, args
+
+    def __reduce__(self):
+        return (self.function, self.args)
+
+
+def _hostile(marker):
+    return {
+        "os.system": _Reduce(os.system, f"touch {marker}"),
+        "builtins.eval": _Reduce(eval, f"open({str(marker)!r}, 'w')"),
+        "subprocess.Popen": _Reduce(subprocess.Popen, ["touch", str(marker)]),
+        "nested": {"history": [1, (2, {"hook": _Reduce(os.system, f"touch {marker}")})]},
+    }
+
+
+@pytest.mark.parametrize("case", ["os.system", "builtins.eval", "subprocess.Popen", "nested"])
+def test_hostile_extras_beside_the_weights_run_nothing(tmp_path, case):
+    """A checkpoint whose extras would run a command: the weights convert, the extras are inert and named."""
+    marker = tmp_path / "pwned"
+    state = randomize(PiergiajI3D(), seed=6)
+    path = _save({"state_dict": state, "extra": _hostile(marker)[case]}, tmp_path / "ckpt.pt")
+    source = open_source(path)
+    assert len(source.keys()) == len(state) and not marker.exists()
+    expected = {"os.system": "(posix|nt).system", "builtins.eval": "builtins.eval"}.get(case)
+    expected = expected or {"subprocess.Popen": "subprocess.Popen", "nested": "dict"}[case]
+    assert re.fullmatch(rf"extra \({expected}\)", source.extras()[0])
+    assert not marker.exists()
+
+
+def test_code_in_a_tensor_storage_record_runs_nothing(tmp_path):
+    """A storage record (the persistent id torch resolves to a storage) whose type is a command: refused,
+    the cause whole on one line, nothing run."""
+    marker = tmp_path / "pwned"
+    storage = object()
+
+    class Pickler(pickle.Pickler):
+        def persistent_id(self, obj):
+            return ("storage", _Reduce(os.system, f"touch {marker}"), "0", "cpu", 2) if obj is storage else None
+
+    buffer = io.BytesIO()
+    Pickler(buffer, protocol=2).dump({"w": storage})
+    path = tmp_path / "evil.pt"
+    torch.save({"w": torch.ones(2)}, path)
+    _rewrite_data_pkl(path, buffer.getvalue())
+    with pytest.raises(ConversionError, match="not a loadable PyTorch file") as err:
+        open_source(path).keys()
+    assert str(path) in str(err.value) and "\x1b" not in str(err.value) and not marker.exists()
+
+
+def test_training_checkpoint_with_extras_converts_and_lists_them(tmp_path, monkeypatch, capsys):
+    """args (argparse.Namespace), a class from the training code (not importable here), epoch, optimizer:
+    skipped and listed by qualified name; the weights convert."""
+    peer = PiergiajI3D()
+    state = randomize(peer, seed=7)
+    trainer = types.ModuleType("trainer_config")
+
+    class Config:  # lives only while saving: loading must not need (or import) it
+        pass
+
+    Config.__module__, Config.__qualname__ = "trainer_config", "Config"
+    trainer.Config = Config
+    monkeypatch.setitem(sys.modules, "trainer_config", trainer)
+    optimizer = torch.optim.SGD(peer.parameters(), lr=0.1, momentum=0.9)
+    checkpoint = {
+        "epoch": 7,
+        "state_dict": state,
+        "args": argparse.Namespace(lr=0.1, clip=64),
+        "config": Config(),
+        "optimizer": optimizer.state_dict(),
+    }
+    _save(checkpoint, tmp_path / "ckpt.pt")
+    monkeypatch.delitem(sys.modules, "trainer_config")
+    assert converter.cli.main(["convert", str(tmp_path / "ckpt.pt"), "--out", str(tmp_path / "w.safetensors")]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "skipped 4 non-weight entries: epoch (int), args (argparse.Namespace), config (trainer_config.Config), "
+        "optimizer (dict)" in out
+    )
+    assert "trainer_config" not in sys.modules
+    ours = converter.load_model(tmp_path / "w.safetensors")
+    assert torch.equal(
+        ours.state_dict()["Mixed_4d.Branch_2.Conv3d_0b_3x3.conv.weight"], state["Mixed_4d.b2b.conv3d.weight"]
+    )
+
+
+def test_a_whole_pickled_module_converts_without_its_code(tmp_path, monkeypatch):
+    """torch.save(model): the module's classes become placeholders; its parameters and persistent buffers
+    are found as model.state_dict() names them."""
+    peer = PiergiajI3D()
+    state = randomize(peer, seed=8)
+    torch.save(peer, tmp_path / "model.pt")
+    source = open_source(tmp_path / "model.pt")
+    assert source.keys() == sorted(state)
+    np.testing.assert_array_equal(source.read("Mixed_5c.b0.bn.running_var"), state["Mixed_5c.b0.bn.running_var"])
+
+
+def test_torch_errors_are_whole_one_line_per_cause_without_colour():
+    from converter.readers.torch_state_dict import causes
+
+    try:
+        try:
+            raise ValueError("\x1b[1mbad\x1b[0m record:\n\tsecond line")
+        except ValueError as inner:
+            raise RuntimeError("cannot load\n\nthe file") from inner
+    except RuntimeError as err:
+        assert causes(err) == "cannot load the file\n  caused by: bad record: second line"
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit is deprecated, TorchScript files are not
+def test_torchscript_archives_are_refused(tmp_path):
+    torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), tmp_path / "scripted.pt")
+    with pytest.raises(ConversionError, match="TorchScript archive"):
+        open_source(tmp_path / "scripted.pt").keys()
 
 
 @pytest.mark.parametrize(
