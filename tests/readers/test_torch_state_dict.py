@@ -84,13 +84,59 @@ def test_legacy_torch_format_is_not_mistaken_for_a_flax_pickle(tmp_path):
     np.testing.assert_array_equal(source.read("conv3d_1a_7x7.conv3d.weight"), state["conv3d_1a_7x7.conv3d.weight"])
 
 
-def test_a_gamma_other_than_one_cannot_be_represented(tmp_path):
-    state = randomize(PiergiajI3D(), seed=5)
-    state["Mixed_4c.b1b.bn.weight"][3] = 0.5
-    path = _save(state, tmp_path / "trained.pt")
-    with pytest.raises(ConversionError, match=r"Mixed_4c\.b1b\.bn\.weight: must be 1\.0 everywhere.*1 of 224") as err:
-        convert(str(path), tmp_path / "ours.safetensors")
-    assert str(path) in str(err.value) and not (tmp_path / "ours.safetensors").exists()
+def _train_gamma(state: dict, seed: int) -> dict:
+    """A fine-tune's BatchNorm scales: every gamma moved off 1."""
+    generator = torch.Generator().manual_seed(seed)
+    for key, value in state.items():
+        if key.endswith(("bn.weight", "batch3d.weight")):
+            value.copy_(torch.rand(value.shape, generator=generator) + 0.5)
+    return state
+
+
+def test_a_trained_gamma_converts_exactly_and_exports_back(tmp_path):
+    """piergiaj fine-tune with trained gammas: the model gains bn.weight (config bn_scale), agrees with the
+    port itself, its folded copy too, and --to piergiaj gives back the very same tensors."""
+    peer = PiergiajI3D().eval()
+    state = _train_gamma(randomize(peer, seed=5), seed=5)
+    peer.load_state_dict(state)
+    result = convert(str(_save(state, tmp_path / "charades.pt")), tmp_path / "ours.safetensors")
+    assert result.plan.config["bn_scale"] is True and len(result.plan.report.constant) == 57  # the counters
+    ours = converter.load_model(tmp_path / "ours.safetensors")
+    assert ours.state_dict()["Mixed_4c.Branch_1.Conv3d_0b_3x3.bn.weight"].equal(state["Mixed_4c.b1b.bn.weight"])
+    clip = torch.rand(1, 3, 9, 193, 193, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    with torch.no_grad():
+        theirs, mine, fused = peer(clip).mean(2), ours(clip), ours.fuse()(clip)
+    scale = 1e-5 * float(theirs.abs().max())
+    torch.testing.assert_close(mine, theirs, rtol=1e-5, atol=scale)
+    torch.testing.assert_close(fused, mine, rtol=1e-5, atol=scale)
+
+    convert(str(tmp_path / "ours.safetensors"), tmp_path / "back.pt", to="piergiaj")
+    back = torch.load(tmp_path / "back.pt", weights_only=True)
+    assert back.keys() == state.keys()
+    assert [k for k in state if not torch.equal(back[k], state[k])] == []
+
+
+def test_a_trained_gamma_round_trips_through_hassony2(tmp_path):
+    state = _train_gamma(randomize(Hassony2I3D(in_channels=2, num_classes=7), seed=9), seed=9)
+    convert(str(_save(state, tmp_path / "flow.pth")), tmp_path / "ours.safetensors")
+    convert(str(tmp_path / "ours.safetensors"), tmp_path / "back.pth", to="hassony2")
+    back = torch.load(tmp_path / "back.pth", weights_only=True)
+    assert back.keys() == state.keys() and [k for k in state if not torch.equal(back[k], state[k])] == []
+
+
+def test_all_ones_gamma_adds_no_parameter(tmp_path):
+    """TF-born weights (gamma 1 everywhere): no bn.weight, no bn_scale in the config — as before."""
+    state = randomize(PiergiajI3D(), seed=10)
+    result = convert(str(_save(state, tmp_path / "w.pt")), tmp_path / "ours.safetensors")
+    assert result.plan.config == {"num_classes": 400, "in_channels": 3}
+    assert not [k for k in converter.load_model(tmp_path / "ours.safetensors").state_dict() if k.endswith("bn.weight")]
+
+
+def test_a_trained_gamma_cannot_go_to_the_tf_layout(tmp_path):
+    state = _train_gamma(randomize(PiergiajI3D(), seed=11), seed=11)
+    convert(str(_save(state, tmp_path / "w.pt")), tmp_path / "ours.safetensors")
+    with pytest.raises(ConversionError, match=r"deepmind cannot export: 57 parameter\(s\) without a rule"):
+        convert(str(tmp_path / "ours.safetensors"), tmp_path / "tf.ckpt", to="deepmind")
 
 
 class _Evil:
