@@ -59,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         metavar="2D_WEIGHTS",
         help="torchvision state_dict (.pth/.pt, read with weights_only=True, or .safetensors); for inception-v1 "
-        "also a TF-slim checkpoint prefix (inception_v1.ckpt)",
+        "also a TF-slim checkpoint: a V1 file (inception_v1.ckpt) or a V2 prefix",
     )
     parser.add_argument(
         "--init",
