@@ -14,7 +14,7 @@ from converter.engine import export
 from converter.errors import ConversionError
 from converter.mapping import load_table
 from converter.readers import open_source
-from converter.tfbundle.table import build_table, read_table
+from converter.tfbundle.table import build_table, read_blocks, read_table
 
 tf = pytest.importorskip("tensorflow")
 
@@ -73,6 +73,19 @@ def test_a_partitioned_variable_with_a_part_missing_is_refused_by_name(v1_checkp
     np.testing.assert_array_equal(source.read("scope/float32"), open_source(v1_checkpoint).read("scope/float32"))
     with pytest.raises(ConversionError, match=r"broken\.ckpt: tensor 'part': its saved slices cover 21 of 30 values"):
         source.read("part")
+
+
+def test_a_v1_checkpoint_with_snappy_blocks_reads_the_same(v1_checkpoint, tmp_path):
+    """TF1-era writers snappy-compressed table blocks: the same checkpoint with every block compressed."""
+    from tests.tfbundle.snappy_tables import index_block_type, recompress
+
+    squeezed = tmp_path / "snappy.ckpt"
+    squeezed.write_bytes(v1_checkpoint.read_bytes())
+    recompress(squeezed, block_size=256)
+    assert index_block_type(squeezed) == 1 and len(read_blocks(squeezed)) > 3
+    plain, source = open_source(v1_checkpoint), open_source(squeezed)
+    assert source.keys() == plain.keys()
+    assert [k for k in plain.keys() if source.read(k).tobytes() != plain.read(k).tobytes()] == []
 
 
 def test_inspect_lists_a_v1_checkpoint(v1_checkpoint, capsys):
