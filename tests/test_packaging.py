@@ -51,10 +51,11 @@ def venv(wheel: Path) -> Path:
     root = wheel.parent.parent / "venv"
     _run([sys.executable, "-m", "venv", "--without-pip", str(root)], cwd=wheel.parent)
     python = root / "bin" / "python"
-    site = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=root).strip()
-    Path(site, "_host_packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     install = ["install", "-q", "--no-deps", "--no-index", str(wheel)]
     _run([sys.executable, "-m", "pip", "--python", str(python), *install], root)
+    # only now: pip must not see (and try to replace) this interpreter's own install of the project
+    site = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=root).strip()
+    Path(site, "_host_packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     return root
 
 
