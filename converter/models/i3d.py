@@ -37,7 +37,10 @@ class BatchNorm(nn.Module):
         super().__init__()
         self.eps = eps
         self.momentum = momentum
-        self.weight = nn.Parameter(torch.ones(channels)) if scale else None
+        if scale:
+            self.weight = nn.Parameter(torch.ones(channels))
+        else:
+            self.register_parameter("weight", None)  # as nn.BatchNorm3d(affine=False): no state_dict entry
         self.bias = nn.Parameter(torch.zeros(channels))
         self.register_buffer("running_mean", torch.zeros(channels))
         self.register_buffer("running_var", torch.ones(channels))
