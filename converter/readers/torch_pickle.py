@@ -14,9 +14,12 @@ storages (``pickle_module`` is its documented hook), so both file forms keep wor
 from __future__ import annotations
 
 import _compat_pickle
+import os
 import pickle
 import types
 from typing import Any, BinaryIO, ClassVar
+
+from converter.readers.flax_pickle import check_memo
 
 # module, name -> allowed. Storage classes (``torch.FloatStorage`` …) never get here: torch maps any
 # name containing "Storage" to its own storage type before asking this unpickler.
@@ -90,6 +93,17 @@ def describe(value: Any) -> str:
 
 
 class Unpickler(pickle.Unpickler):
+    def __init__(self, file: BinaryIO, **kwargs: Any) -> None:
+        """Memo indices are checked first (CPython sizes its memo by the largest: GBs from a few bytes)."""
+        start = file.tell()
+        size = file.seek(0, os.SEEK_END)
+        try:
+            file.seek(start)
+            check_memo(file, size)
+        finally:
+            file.seek(start)
+        super().__init__(file, **kwargs)
+
     def find_class(self, module: str, name: str) -> Any:
         # Python 2 names (protocol 2 writes ``__builtin__.eval``), as pickle's fix_imports maps them
         module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))

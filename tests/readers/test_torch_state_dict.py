@@ -269,6 +269,15 @@ def test_a_whole_pickled_module_converts_without_its_code(tmp_path, monkeypatch)
     np.testing.assert_array_equal(source.read("Mixed_5c.b0.bn.running_var"), state["Mixed_5c.b0.bn.running_var"])
 
 
+def test_a_huge_memo_index_is_refused_before_unpickling(tmp_path):
+    """CPython's unpickler sizes its memo by the largest index: a few bytes would allocate gigabytes."""
+    path = tmp_path / "memo.pt"
+    torch.save({"w": torch.ones(2)}, path)
+    _rewrite_data_pkl(path, b"\x80\x02}r\xff\xff\xff\x7f.")  # {} memoised at index 2**31 - 1
+    with pytest.raises(ConversionError, match=r"memo\.pt: not a loadable PyTorch file: memo index 2147483647"):
+        open_source(path).keys()
+
+
 def test_torch_errors_are_whole_one_line_per_cause_without_colour():
     from converter.readers.torch_state_dict import causes
 
