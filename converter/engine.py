@@ -142,6 +142,7 @@ def plan(source: Source, table: Table, *, prefix: str | None = None) -> Plan:
         except ValueError:
             report.mismatched.append((key, source.shape(key), pair.target, None))
 
+    constants = _promote_optional(source, report, constants, produced)
     spec = models.spec(table.architecture)
     try:
         config = spec.infer_config({target: shape for target, (_, shape) in produced.items()})
@@ -160,6 +161,24 @@ def plan(source: Source, table: Table, *, prefix: str | None = None) -> Plan:
     for key, constant in constants:
         _check_constant(source, report, key, constant, expected)
     return Plan(source, table, report, config, items)
+
+
+def _promote_optional(
+    source: Source,
+    report: Report,
+    constants: list[tuple[str, Constant]],
+    produced: dict[str, tuple[Pair, tuple[int, ...]]],
+) -> list[tuple[str, Constant]]:
+    """Optional parameters (a constant with a ``target``): when any holds a value other than its constant,
+    every one of them maps to its target as it is; the constants left to check are returned."""
+    optional = [(key, c) for key, c in constants if c.target is not None]
+    if not optional or all(np.all(np.asarray(source.read(key)) == c.value) for key, c in optional):
+        return constants
+    for key, constant in optional:
+        report.constant.remove(key)
+        report.matched.append((key, constant.target))
+        produced[constant.target] = (Pair(constant.source, constant.target, ()), source.shape(key))
+    return [(key, c) for key, c in constants if c.target is None]
 
 
 def _check_constant(
@@ -226,6 +245,8 @@ def export(state: Mapping[str, np.ndarray], table: Table, *, prefix: str = "") -
     follows the table's ``order`` where it has one.
     """
     by_target = table.by_target()
+    optional = {c.target: c for c in table.constants if c.target is not None and c.target in state}
+    by_target.update({target: Pair(c.source, target, ()) for target, c in optional.items()})
     unknown = sorted(set(state) - set(by_target))
     missing = sorted(set(by_target) - set(state))
     if unknown or missing:
@@ -239,6 +260,8 @@ def export(state: Mapping[str, np.ndarray], table: Table, *, prefix: str = "") -
         for target, pair in by_target.items()
     }
     for constant in table.constants:
+        if constant.target in optional:
+            continue  # written from the weights above
         like = out[prefix + by_target[constant.like].source] if constant.like else None
         out[prefix + constant.source] = constant.make(like)
     if table.order:

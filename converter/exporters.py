@@ -44,9 +44,9 @@ def _write_savedmodel(path: Path, tensors: dict[str, np.ndarray], config: Mappin
     try:
         import tensorflow as tf
 
-        from parity.tf_reference import TFI3D
+        from converter.tf_reference import TFI3D
     except ImportError as err:
-        raise ConversionError(path, f"--to tfhub needs TensorFlow and the repository's parity/: {err}") from None
+        raise ConversionError(path, f"--to tfhub needs TensorFlow (pip install 'i3d-converter[tf]'): {err}") from None
     work = path.with_name(f"{path.name}.ckpt")  # beside it in the staging folder, removed with it
     work.mkdir()
     _write_checkpoint(work / "model.ckpt", tensors, config)

@@ -1,4 +1,4 @@
-"""Declarative mapping tables (``mappings/*.toml``): source names to our parameter names.
+"""Declarative mapping tables (``converter/mappings/*.toml``): source names to our parameter names.
 
 A table's rules are templates over placeholders; loading a table expands them into a concrete
 one-to-one list of ``(source key, target key, ops)``. Matching a checkpoint is then an exact
@@ -7,7 +7,10 @@ one target, is an error in the table itself. The same pairs run backwards for ex
 
 A ``[[constant]]`` names a source tensor our model has no parameter for (a PyTorch BatchNorm's
 gamma, its ``num_batches_tracked`` counter): reading either requires it to hold ``value`` everywhere
-(anything else cannot be represented) or drops it (``read = "any"``); export writes ``value``.
+(anything else cannot be represented) or drops it (``read = "any"``); export writes ``value``. One
+with a ``target`` is an optional parameter instead: when any of them holds another value, all of them
+map to ``target`` (the model then has that parameter, e.g. a trained BatchNorm gamma), and export
+writes the parameter where the weights have it.
 An ``order`` lists source-key prefixes in the order export must write them, for layouts that are
 loaded by position (Keras HDF5).
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import importlib.resources
 import itertools
 import re
 from dataclasses import dataclass
@@ -28,7 +32,8 @@ import tomllib
 from converter.errors import ConversionError
 from converter.ops import Op, inverse, parse_op
 
-TABLES_DIR = Path(__file__).resolve().parent.parent / "mappings"
+# Package data, so a checkout, an editable install and an installed wheel find the same tables.
+TABLES_DIR = Path(str(importlib.resources.files("converter") / "mappings"))
 _FIELD = re.compile(r"\{(\w+)\}")
 _TARGET_SEPARATOR = "."
 
@@ -56,6 +61,7 @@ class Constant:
     like: str | None  # our parameter whose exported shape and dtype it takes
     shape: tuple[int, ...] | None  # otherwise a fixed shape and dtype
     dtype: str
+    target: str | None = None  # the optional parameter it becomes when not all ``value``
 
     def make(self, like: np.ndarray | None = None) -> np.ndarray:
         """The tensor export writes."""
@@ -209,7 +215,8 @@ def _constants(
     separator: str,
     where: str,
 ) -> list[Constant]:
-    """``{source, value, like}`` or ``{source, value, shape, dtype}``; ``read`` is "require" (default) or "any"."""
+    """``{source, value, like}`` or ``{source, value, shape, dtype}``; ``read`` is "require" (default) or "any";
+    an optional ``target`` (with ``like``) names the parameter it becomes when it holds other values."""
     where = f"{where} ({spec.get('source')!r})"
     read = spec.get("read", "require")
     if read not in ("require", "any"):
@@ -222,9 +229,15 @@ def _constants(
         raise ValueError(f"{where}: value must be a number, not {value!r}")
     dtype = np.dtype(spec.get("dtype", "float32")).name
     shape = None if like is not None else tuple(int(d) for d in spec["shape"])
+    if "target" in spec and (like is None or read != "require"):
+        raise ValueError(f"{where}: a 'target' needs 'like' and read = 'require'")
+    likes = _expand(spec["source"], like or "", placeholders, separator, where)
+    targets = _expand(spec["source"], spec.get("target", ""), placeholders, separator, where)
     return [
-        Constant(_rename(source, renames), value, read == "require", target if like else None, shape, dtype)
-        for source, target in _expand(spec["source"], like or "", placeholders, separator, where)
+        Constant(
+            _rename(source, renames), value, read == "require", like_ if like else None, shape, dtype, target or None
+        )
+        for (source, like_), (_, target) in zip(likes, targets, strict=True)
     ]
 
 
@@ -232,6 +245,9 @@ def _check_constants(constants: list[Constant], pairs: list[Pair]) -> None:
     sources = {pair.source for pair in pairs}
     targets = {pair.target for pair in pairs}
     seen: set[str] = set()
+    optional = [c.target for c in constants if c.target]
+    if len(set(optional)) != len(optional) or set(optional) & targets:
+        raise ValueError("constant targets must be distinct and no rule's target")
     for constant in constants:
         if constant.source in sources or constant.source in seen:
             raise ValueError(f"constant {constant.source!r} is also produced by a rule or another constant")

@@ -1,7 +1,8 @@
 """Where the official kinetics-i3d reference data lives (label maps, index files, cricket GIFs).
 
-It is never copied into the project: it is read from ``$KINETICS_I3D_DIR`` or, by default,
-``../shared/kinetics-i3d`` beside the repository.
+It is never copied into the project: it is read from ``$KINETICS_I3D_DIR`` or, when the package runs
+from a source checkout, ``../shared/kinetics-i3d`` beside the repository. An installed wheel has no
+such neighbour (its parent is ``site-packages``), so there only the environment variable counts.
 """
 
 from __future__ import annotations
@@ -11,17 +12,22 @@ from pathlib import Path
 
 ENV_VAR = "KINETICS_I3D_DIR"
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DIR = REPO_ROOT.parent / "shared" / "kinetics-i3d"
 HOW_TO_GET = (
     f"clone https://github.com/deepmind/kinetics-i3d (label maps, data/checkpoints/*/model.ckpt.index, "
     f"data/*.gif) and point ${ENV_VAR} at a folder laid out like ../shared/kinetics-i3d"
 )
 
 
+def default_dir() -> Path | None:
+    """``../shared/kinetics-i3d`` beside a source checkout (a folder with ``setup.cfg``), else None."""
+    return REPO_ROOT.parent / "shared" / "kinetics-i3d" if (REPO_ROOT / "setup.cfg").is_file() else None
+
+
 def reference_dir() -> Path | None:
     """The reference data folder, or None when it is not there."""
-    path = Path(os.environ.get(ENV_VAR) or DEFAULT_DIR)
-    return path if path.is_dir() else None
+    env = os.environ.get(ENV_VAR)
+    path = Path(env) if env else default_dir()
+    return path if path is not None and path.is_dir() else None
 
 
 def label_map(num_classes: int) -> list[str] | None:

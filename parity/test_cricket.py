@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from converter.tf_reference import ENDPOINTS
 from parity import results, thresholds
 from parity.suite import JOINT, STREAMS
-from parity.tf_reference import ENDPOINTS
 
 
 @pytest.mark.parametrize("stream", list(STREAMS))

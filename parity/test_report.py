@@ -6,10 +6,10 @@ import json
 
 import pytest
 
+from converter.tf_reference import ENDPOINTS
 from parity import report, results
 from parity.conftest import HERE
 from parity.suite import STREAMS
-from parity.tf_reference import ENDPOINTS
 
 
 def test_report_is_written_with_every_endpoint(suite, report_dir) -> None:

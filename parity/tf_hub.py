@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from parity.tf_reference import TFI3D
+from converter.tf_reference import TFI3D
 
 SIGNATURE = "serving_default"
 
@@ -39,3 +39,14 @@ def logits(folder: Path, clip: np.ndarray) -> dict[str, np.ndarray]:
         "hub.load": loaded.signatures[SIGNATURE](x)["Logits"].numpy(),
         "hub.KerasLayer": layer(x)["Logits"].numpy(),
     }
+
+
+def deepmind_logits(folder: Path, clip: np.ndarray) -> np.ndarray:
+    """Logits (B, 400) of ``clip`` (B, T, 224, 224, 3) through DeepMind's own TF-Hub module graph
+    (signature ``default``: ``rgb_input`` → ``RGB/inception_i3d/Mean``), loaded with ``hub.load``."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)
+        import tensorflow_hub
+
+    module = tensorflow_hub.load(str(folder))
+    return module.signatures["default"](rgb_input=tf.constant(clip))["default"].numpy()

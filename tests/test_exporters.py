@@ -78,7 +78,7 @@ def test_rgb_scratch_comes_back_as_the_official_checkpoint(kinetics_dir, tmp_pat
 def test_tf_reads_the_checkpoint_we_write(random_state, tmp_path):
     """Loadable by ``tf.train.load_checkpoint`` and by the TF reference (which finds the scope itself)."""
     tf = pytest.importorskip("tensorflow")
-    from parity.tf_reference import TFI3D
+    from converter.tf_reference import TFI3D
 
     state = random_state(num_classes=600, seed=3)
     export_to("deepmind", state, {"num_classes": 600, "in_channels": 3}, tmp_path / "kin600.ckpt")

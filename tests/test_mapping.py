@@ -81,3 +81,25 @@ def test_tables_for_one_format_are_those_that_declare_it():
     for fmt in {fmt for table in everything for fmt in table.formats} | {"no-such-format"}:
         expected = [table.name for table in everything if fmt in table.formats]
         assert [table.name for table in load_tables(fmt)] == expected
+
+
+@pytest.mark.parametrize(
+    ("constant", "message"),
+    [
+        ('source = "g"\nvalue = 1.0\nshape = [2]\ntarget = "y"', "a 'target' needs 'like'"),
+        ('source = "g"\nvalue = 1.0\nlike = "x"\nread = "any"\ntarget = "y"', "a 'target' needs 'like'"),
+        ('source = "g"\nvalue = 1.0\nlike = "x"\ntarget = "x"', "constant targets must be distinct and no rule's"),
+    ],
+)
+def test_optional_parameter_constants_are_checked(tmp_path, constant, message):
+    """A constant's ``target`` (an optional parameter, e.g. a trained BatchNorm gamma) is validated."""
+    path = _write(tmp_path, f'[[rule]]\nsource = "a"\ntarget = "x"\n[[constant]]\n{constant}\n')
+    with pytest.raises(ConversionError, match=message):
+        load_table(path)
+
+
+def test_gamma_constants_name_their_optional_parameter():
+    for name, source in (("piergiaj", "Mixed_4c.b1b.bn.weight"), ("hassony2", "mixed_4c.branch_1.1.batch3d.weight")):
+        constant = load_table(name).by_constant()[source]
+        assert (constant.target, constant.like) == ("Mixed_4c.Branch_1.Conv3d_0b_3x3.bn.weight", constant.like)
+        assert constant.like == "Mixed_4c.Branch_1.Conv3d_0b_3x3.bn.bias"

@@ -69,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
     report, plan = result.plan.report, result.plan
     seen = len(report.matched) + len(report.ignored) + len(report.unmatched)
     print(f"read {plan.source.path} ({plan.source.format}, {seen} tensors)")
+    extras = plan.source.extras() if hasattr(plan.source, "extras") else []
+    if extras:
+        print(f"skipped {len(extras)} non-weight entries: {', '.join(extras)}")
     print(report.summary())
     for line in report.details():
         print(line)

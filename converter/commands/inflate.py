@@ -2,7 +2,7 @@
 
 ResNet/DenseNet come from torchvision state_dicts and get their time extents from the options;
 ``inception-v1`` (a TF-slim checkpoint or a torchvision GoogLeNet) becomes our I3D, whose time extents
-are fixed, through the mapping tables in ``mappings/inflate`` (``converter.inflate.inception``).
+are fixed, through the mapping tables in ``converter/mappings/inflate`` (``converter.inflate.inception``).
 The output's metadata names the 3D architecture and its config, so ``converter.load_model`` rebuilds
 it; ``inflate_init`` and ``inflated_from`` record how it was made.
 """
@@ -59,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         metavar="2D_WEIGHTS",
         help="torchvision state_dict (.pth/.pt, read with weights_only=True, or .safetensors); for inception-v1 "
-        "also a TF-slim checkpoint prefix (inception_v1.ckpt)",
+        "also a TF-slim checkpoint: a V1 file (inception_v1.ckpt) or a V2 prefix",
     )
     parser.add_argument(
         "--init",

@@ -28,6 +28,9 @@ def run(args: argparse.Namespace) -> int:
     source = open_source(sources.resolve(args.source)[0])
     keys = source.keys()
     print(f"{source.path} ({source.format}): {len(keys)} tensors")
+    extras = source.extras() if hasattr(source, "extras") else []
+    if extras:
+        print(f"  not weights (skipped): {', '.join(extras)}")
     if not args.no_tensors:
         width = max((len(k) for k in keys), default=0)
         for key in keys:

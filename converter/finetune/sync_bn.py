@@ -36,7 +36,8 @@ class SyncBatchNorm(BatchNorm):
         with torch.no_grad():
             self.running_mean.lerp_(mean.to(self.running_mean.dtype), self.momentum)
             self.running_var.lerp_((var * n / (n - 1).clamp(min=1)).to(self.running_var.dtype), self.momentum)
-        out = centred * torch.rsqrt(var + self.eps).view(shape) + self.bias.view(shape)
+        scale = torch.rsqrt(var + self.eps) if self.weight is None else torch.rsqrt(var + self.eps) * self.weight
+        out = centred * scale.view(shape) + self.bias.view(shape)
         return out.to(x.dtype)
 
 
@@ -47,9 +48,12 @@ def convert_sync_batchnorm(module: nn.Module) -> None:
     for parent in list(module.modules()):
         for name, child in list(parent.named_children()):
             if type(child) is BatchNorm:
-                sync = SyncBatchNorm(child.bias.shape[0], eps=child.eps, momentum=child.momentum)
+                scale = child.weight is not None
+                sync = SyncBatchNorm(child.bias.shape[0], eps=child.eps, momentum=child.momentum, scale=scale)
                 sync.load_state_dict(child.state_dict())
                 sync.bias.requires_grad_(child.bias.requires_grad)
+                if scale:
+                    sync.weight.requires_grad_(child.weight.requires_grad)
                 sync.to(device=child.bias.device, dtype=child.bias.dtype)
                 sync.train(child.training)
                 setattr(parent, name, sync)

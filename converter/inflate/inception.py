@@ -1,7 +1,7 @@
 """A 2D ImageNet Inception-v1 inflated into our I3D: the paper's ImageNet initialisation.
 
-Declarative like a conversion: one table per 2D layout under ``mappings/inflate/`` (kept out of
-``mappings/*.toml``, so ``convert`` never picks one), run by the ordinary engine (read → map → verify →
+Declarative like a conversion: one table per 2D layout under ``converter/mappings/inflate/`` (kept out of
+``converter/mappings/*.toml``, so ``convert`` never picks one), run by the ordinary engine (read → map → verify →
 write), each 2D kernel given I3D's time extent by an ``inflate`` op (7 for the stem, 3 for the 3x3
 convs, 1 for the 1x1 ones). The init is the command's choice: ``bind_init`` sets it on every op.
 
@@ -43,7 +43,6 @@ from converter.ops import INITS, Inflate
 from converter.readers import Source, open_source
 
 INFLATE_TABLES_DIR = TABLES_DIR / "inflate"
-_LEVELDB_TABLE_MAGIC = bytes.fromhex("57fb808b247547db")  # ends a V2 checkpoint's .index, and a V1 checkpoint
 
 
 class FoldedBatchNorm:
@@ -99,38 +98,16 @@ class FoldedBatchNorm:
 # source format -> inflation table; a torchvision state_dict is read through FoldedBatchNorm
 TABLES = {
     "tf-checkpoint": "inception_v1_slim",
+    "tf-checkpoint-v1": "inception_v1_slim",
     "torch-state-dict": "inception_v1_torchvision",
     "safetensors": "inception_v1_torchvision",
 }
 
 
 def open_2d(path: Path) -> Source:
-    """The 2D weights at ``path``: a TF-slim checkpoint prefix, or a torchvision ``.pth``/``.safetensors``.
-
-    TF-slim's published 2016 checkpoints (``inception_v1.ckpt``) predate TF's V2 format: one file that is
-    itself the table, which the checkpoint reader (V2: ``.index`` + ``.data-*``) does not read. That case
-    gets its own error saying how to re-save it.
-    """
-    try:
-        return open_source(path)
-    except ConversionError:
-        if _is_v1_checkpoint(path):
-            raise ConversionError(
-                path,
-                "a TensorFlow V1 checkpoint (one file, as TF-slim's 2016 tarballs ship), which this tool does not "
-                "read: re-save it as V2 once with TensorFlow (tf.train.load_checkpoint, then tf.raw_ops.SaveV2 "
-                "of every tensor) and pass the new prefix",
-            ) from None
-        raise
-
-
-def _is_v1_checkpoint(path: Path) -> bool:
-    try:
-        with path.open("rb") as f:
-            f.seek(-len(_LEVELDB_TABLE_MAGIC), 2)
-            return f.read() == _LEVELDB_TABLE_MAGIC and not path.with_name(f"{path.name}.index").exists()
-    except OSError:
-        return False
+    """The 2D weights at ``path``: a TF-slim checkpoint (V2 prefix, or a V1 file such as TF-slim's 2016
+    ``inception_v1.ckpt``), or a torchvision ``.pth``/``.safetensors``."""
+    return open_source(path)
 
 
 def bind_init(table: Table, init: str) -> Table:

@@ -30,24 +30,30 @@ class BatchNorm(nn.Module):
     """Sonnet's BatchNorm as I3D uses it: no scale (gamma), offset ``bias`` (beta), eps 1e-3.
 
     ``momentum`` is PyTorch's (1 - Sonnet's decay 0.999). No ``num_batches_tracked`` buffer, so the
-    state_dict holds exactly the three tensors a TF checkpoint has.
+    state_dict holds exactly the three tensors a TF checkpoint has. ``scale=True`` adds a gamma
+    ``weight`` (PyTorch fine-tunes train it; a weights file's ``bn_scale`` config asks for it).
     """
 
-    def __init__(self, channels: int, eps: float = 1e-3, momentum: float = 0.001) -> None:
+    def __init__(self, channels: int, eps: float = 1e-3, momentum: float = 0.001, scale: bool = False) -> None:
         super().__init__()
         self.eps = eps
         self.momentum = momentum
+        if scale:
+            self.weight = nn.Parameter(torch.ones(channels))
+        else:
+            self.register_parameter("weight", None)  # as nn.BatchNorm3d(affine=False): no state_dict entry
         self.bias = nn.Parameter(torch.zeros(channels))
         self.register_buffer("running_mean", torch.zeros(channels))
         self.register_buffer("running_var", torch.ones(channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.batch_norm(
-            x, self.running_mean, self.running_var, None, self.bias, self.training, self.momentum, self.eps
+            x, self.running_mean, self.running_var, self.weight, self.bias, self.training, self.momentum, self.eps
         )
 
     def extra_repr(self) -> str:
-        return f"{self.bias.shape[0]}, eps={self.eps}, momentum={self.momentum}, affine=beta only"
+        affine = "beta only" if self.weight is None else "gamma and beta"
+        return f"{self.bias.shape[0]}, eps={self.eps}, momentum={self.momentum}, affine={affine}"
 
 
 class Unit3D(nn.Module):
@@ -63,7 +69,7 @@ class Unit3D(nn.Module):
         return F.relu(self.bn(self.conv(x)), inplace=True)
 
     def fold_bn(self) -> None:
-        """Fold ``bn`` (eval statistics) into ``conv``: weight * s, bias beta - mean * s, s = 1/sqrt(var + eps).
+        """Fold ``bn`` (eval statistics) into ``conv``: weight * s, bias beta - mean * s, s = gamma/sqrt(var + eps).
 
         Worked out in float64, so the folded unit equals the original to the rounding of its own dtype.
         """
@@ -71,6 +77,8 @@ class Unit3D(nn.Module):
             return
         weight = self.conv.weight
         scale = (self.bn.running_var.double() + self.bn.eps).rsqrt()
+        if self.bn.weight is not None:
+            scale = scale * self.bn.weight.double()
         folded = weight.double() * scale.view(-1, 1, 1, 1, 1)
         bias = self.bn.bias.double() - self.bn.running_mean.double() * scale
         self.conv.weight = nn.Parameter(folded.to(weight.dtype), requires_grad=weight.requires_grad)
@@ -152,12 +160,18 @@ class InceptionI3d(nn.Module):
     check_input_range: bool = True
 
     def __init__(
-        self, num_classes: int = 400, in_channels: int = 3, dropout: float = 0.0, bn_momentum: float = 0.001
+        self,
+        num_classes: int = 400,
+        in_channels: int = 3,
+        dropout: float = 0.0,
+        bn_momentum: float = 0.001,
+        bn_scale: bool = False,
     ) -> None:
         super().__init__()
         self.num_classes = num_classes
         self.in_channels = in_channels
         self.dropout = dropout
+        self.bn_scale = bn_scale
         channels = in_channels
         for name, layer in spec.LAYERS:
             if isinstance(layer, spec.Mixed):
@@ -168,6 +182,10 @@ class InceptionI3d(nn.Module):
                 module = _layer(layer, channels, bn_momentum)
             self.add_module(name, module)
             channels = spec.out_channels(layer, channels, num_classes)
+        if bn_scale:  # a trained gamma in every BatchNorm (sources whose weights have one)
+            for bn in self.modules():
+                if isinstance(bn, BatchNorm):
+                    bn.weight = nn.Parameter(torch.ones_like(bn.bias))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Time-averaged logits (B, num_classes) of a (B, C, T, H, W) clip."""

@@ -86,6 +86,7 @@ ENDPOINTS: tuple[str, ...] = tuple(name for name, _ in LAYERS)
 LOGITS_WEIGHT = "Logits.Conv3d_0c_1x1.conv.weight"
 LOGITS_BIAS = "Logits.Conv3d_0c_1x1.conv.bias"
 STEM_WEIGHT = "Conv3d_1a_7x7.conv.weight"
+STEM_GAMMA = "Conv3d_1a_7x7.bn.weight"  # present only in models with a BatchNorm scale
 
 
 def out_channels(layer: Layer, in_channels: int, num_classes: int = 400) -> int:
@@ -123,12 +124,15 @@ def logits_in_channels() -> int:
     return channels
 
 
-def parameter_shapes(num_classes: int = 400, in_channels: int = 3) -> dict[str, tuple[int, ...]]:
-    """Every state_dict key of ``InceptionI3d(num_classes, in_channels)`` with its shape, in order."""
+def parameter_shapes(
+    num_classes: int = 400, in_channels: int = 3, bn_scale: bool = False
+) -> dict[str, tuple[int, ...]]:
+    """Every state_dict key of ``InceptionI3d(num_classes, in_channels, bn_scale=…)`` with its shape."""
     shapes: dict[str, tuple[int, ...]] = {}
+    stats = ("weight", "bias", "running_mean", "running_var") if bn_scale else ("bias", "running_mean", "running_var")
     for path, cin, unit in units(in_channels):
         shapes[f"{path}.conv.weight"] = (unit.out_channels, cin, *unit.kernel)
-        for stat in ("bias", "running_mean", "running_var"):
+        for stat in stats:
             shapes[f"{path}.bn.{stat}"] = (unit.out_channels,)
     shapes[LOGITS_WEIGHT] = (num_classes, logits_in_channels(), 1, 1, 1)
     shapes[LOGITS_BIAS] = (num_classes,)
@@ -136,13 +140,15 @@ def parameter_shapes(num_classes: int = 400, in_channels: int = 3) -> dict[str, 
 
 
 def infer_config(shapes: Mapping[str, tuple[int, ...]]) -> dict[str, int]:
-    """Builder kwargs {"num_classes", "in_channels"} read off the logits bias and stem weight shapes."""
+    """Builder kwargs {"num_classes", "in_channels"} read off the logits bias and stem weight shapes, and
+    ``bn_scale: True`` when there is a BatchNorm gamma (absent otherwise, so such files are unchanged)."""
     for key, rank in ((LOGITS_BIAS, 1), (STEM_WEIGHT, 5)):
         if key not in shapes:
             raise ConversionError(None, f"{key}: missing, cannot tell the I3D config")
         if len(shapes[key]) != rank:
             raise ConversionError(None, f"{key}: expected {rank} dimensions, got shape {tuple(shapes[key])}")
-    return {"num_classes": int(shapes[LOGITS_BIAS][0]), "in_channels": int(shapes[STEM_WEIGHT][1])}
+    config = {"num_classes": int(shapes[LOGITS_BIAS][0]), "in_channels": int(shapes[STEM_WEIGHT][1])}
+    return config | ({"bn_scale": True} if STEM_GAMMA in shapes else {})
 
 
 def same_size(size: int, stride: int) -> int:

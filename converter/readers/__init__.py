@@ -33,6 +33,7 @@ class Source(Protocol):
 # A legacy torch file is a pickle too, so its more specific sniff comes before the Flax pickle's.
 READERS: dict[str, str] = {
     "tf-checkpoint": "converter.readers.tf_checkpoint",
+    "tf-checkpoint-v1": "converter.readers.tf_checkpoint_v1",
     "torch-state-dict": "converter.readers.torch_state_dict",
     "flax-pickle": "converter.readers.flax_pickle",
     "safetensors": "converter.readers.safetensors_file",

@@ -54,7 +54,7 @@ _LENGTH_PREFIXES = {
 }
 
 
-def _check_memo(f: BinaryIO, size: int) -> None:
+def check_memo(f: BinaryIO, size: int) -> None:
     """Refuse memo indices beyond the file's size: CPython's unpickler sizes its memo by them (GBs).
 
     Walks the opcodes as ``pickletools.genops`` does, but seeks over length-prefixed payloads instead
@@ -108,7 +108,7 @@ class FlaxPickle(InMemoryArrays):
         if self._loaded is None:
             try:
                 with self.path.open("rb") as f:
-                    _check_memo(f, self.path.stat().st_size)
+                    check_memo(f, self.path.stat().st_size)
                     f.seek(0)
                     tree = _ArraysOnly(f).load()
             except OSError as err:

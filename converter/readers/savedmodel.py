@@ -107,8 +107,10 @@ def _object_names(index: Path, graph: bytes) -> dict[str, str]:
         nodes = _nodes(graph)
     except (WireError, UnicodeDecodeError) as err:
         raise ConversionError(index, f"{OBJECT_GRAPH_KEY} is not a readable object graph: {err}") from None
+    if not nodes:
+        return {}
     parents: dict[int, tuple[int, str, int]] = {0: (-1, "", 0)}  # node -> (parent, local name, depth)
-    queue = deque([0]) if nodes else deque()
+    queue = deque([0])
     while queue:
         node_id = queue.popleft()
         for child, local_name in nodes[node_id][0]:

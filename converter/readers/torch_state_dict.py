@@ -1,13 +1,16 @@
-"""PyTorch ``.pt``/``.pth`` files (a state_dict, or a checkpoint dict holding one), read with
-``torch.load(weights_only=True)`` only: torch's restricted unpickler builds tensors and plain
-containers and refuses every other global, so a hostile file runs nothing.
+"""PyTorch ``.pt``/``.pth`` files: a state_dict, a training checkpoint holding one, or a whole pickled
+``nn.Module``, read through a restricted unpickler (``torch_pickle``): tensors and plain containers are
+rebuilt, every other object becomes an inert placeholder, so a hostile file runs nothing and harmless
+extras (``args``, ``optimizer``, ``epoch``) are skipped and listed by name rather than refusing the file.
 
 Both of torch's on-disk forms are recognised by content: the zip archive (``*/data.pkl`` inside)
-and the legacy pickle stream that opens with torch's magic number.
+and the legacy pickle stream that opens with torch's magic number. TorchScript archives (code, not
+weights) are refused.
 """
 
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -15,12 +18,14 @@ from typing import Any
 import numpy as np
 
 from converter.errors import ConversionError
+from converter.readers.torch_pickle import Foreign, describe, pickle_module
 
 _ZIP_MAGIC = b"PK\x03\x04"
 # pickle protocol 2, LONG1 of 10 bytes: torch.serialization.MAGIC_NUMBER (0x1950a86a20f9469cfc6c)
 _LEGACY_MAGIC = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
 # Where training scripts keep the weights inside a checkpoint dict (ours writes "state_dict").
-_WRAPPERS = ("state_dict", "model_state_dict", "model", "net")
+_WRAPPERS = ("state_dict", "model_state_dict", "model", "net", "network", "module", "weights")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def sniff(path: Path) -> bool:
@@ -37,20 +42,70 @@ def sniff(path: Path) -> bool:
         return False
 
 
-def _state_dict(path: Path, blob: Any) -> dict[str, Any]:
-    """The dict of tensors: the blob itself, or the one a checkpoint dict keeps under a usual name."""
+def _is_tensor_dict(value: Any) -> bool:
     import torch
 
+    return isinstance(value, dict) and bool(value) and all(isinstance(v, torch.Tensor) for v in value.values())
+
+
+def _module_tensors(obj: Any, prefix: str = "", depth: int = 0) -> dict[str, Any]:
+    """A whole pickled ``nn.Module`` (a placeholder holding ``_parameters``, ``_buffers``, ``_modules``):
+    its state_dict, as ``module.state_dict()`` would name it; empty for anything else."""
+    import torch
+
+    state = obj.state if isinstance(obj, Foreign) else None
+    if depth > 64 or not isinstance(state, dict) or not isinstance(state.get("_parameters"), dict):
+        return {}
+    skip = state.get("_non_persistent_buffers_set")
+    skip = skip if isinstance(skip, set | frozenset) else set()
+    tensors = {}
+    for group in (state["_parameters"], state.get("_buffers")):
+        if isinstance(group, dict):
+            tensors.update(
+                {f"{prefix}{k}": v for k, v in group.items() if isinstance(v, torch.Tensor) and k not in skip}
+            )
+    children = state.get("_modules")
+    for name, child in children.items() if isinstance(children, dict) else ():
+        tensors.update(_module_tensors(child, f"{prefix}{name}.", depth + 1))
+    return tensors
+
+
+def _state_dict(path: Path, blob: Any) -> tuple[dict[str, Any], list[str]]:
+    """The dict of tensors (the blob itself, the one a checkpoint dict keeps under a usual name, or a
+    pickled module's), and the checkpoint's other entries as ``key (qualified type)``."""
+    if _is_tensor_dict(blob):
+        return blob, []
+    if _module_tensors(blob):
+        return _module_tensors(blob), []
     if isinstance(blob, dict):
-        if blob and all(isinstance(v, torch.Tensor) for v in blob.values()):
-            return blob
         for name in _WRAPPERS:
             inner = blob.get(name)
-            if isinstance(inner, dict) and inner and all(isinstance(v, torch.Tensor) for v in inner.values()):
-                return inner
-        found = ", ".join(repr(k) for k in list(blob)[:8])
+            found = inner if _is_tensor_dict(inner) else _module_tensors(inner)
+            if found:
+                return found, [f"{key} ({describe(value)})" for key, value in blob.items() if key != name]
+        found = ", ".join(f"{k!r} ({describe(v)})" for k, v in list(blob.items())[:8])
         raise ConversionError(path, f"no dict of tensors here, nor under {'/'.join(_WRAPPERS)}; keys: {found}")
-    raise ConversionError(path, f"expected a state_dict (a dict of tensors), got {type(blob).__name__}")
+    raise ConversionError(path, f"expected a state_dict (a dict of tensors), got {describe(blob)}")
+
+
+def causes(err: BaseException) -> str:
+    """An exception and its causes, each whole on one line, without terminal colour codes."""
+    lines: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        lines.append(" ".join(_ANSI.sub("", str(current)).split()) or type(current).__name__)
+        current = current.__cause__ or current.__context__
+    return "\n  caused by: ".join(lines)
+
+
+def _is_torchscript(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name == "constants.pkl" or name.endswith("/constants.pkl") for name in archive.namelist())
+    except Exception:  # not a zip: the legacy form
+        return False
 
 
 class TorchStateDict:
@@ -61,20 +116,25 @@ class TorchStateDict:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._loaded: dict[str, Any] | None = None
+        self._extras: list[str] = []
 
     @property
     def _tensors(self) -> dict[str, Any]:
         if self._loaded is None:
             import torch
 
+            if _is_torchscript(self.path):
+                raise ConversionError(
+                    self.path, "a TorchScript archive (code), not a state_dict; save model.state_dict()"
+                )
             try:
-                blob = torch.load(self.path, map_location="cpu", weights_only=True)
+                with self.path.open("rb") as f:  # a file object: torch picks no loader by the file's name
+                    blob = torch.load(f, map_location="cpu", pickle_module=pickle_module, weights_only=False)
             except OSError as err:
                 raise ConversionError(self.path, f"cannot read: {err.strerror or err}") from None
-            except Exception as err:  # torch raises many types for a damaged or refused file
-                reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-                raise ConversionError(self.path, f"not a loadable weights-only PyTorch file: {reason}") from None
-            tensors = _state_dict(self.path, blob)
+            except Exception as err:  # torch raises many types for a damaged file
+                raise ConversionError(self.path, f"not a loadable PyTorch file: {causes(err)}") from None
+            tensors, self._extras = _state_dict(self.path, blob)
             for key in tensors:
                 if not isinstance(key, str):
                     raise ConversionError(self.path, f"state_dict key {key!r} is not a string")
@@ -83,6 +143,11 @@ class TorchStateDict:
 
     def files(self) -> list[Path]:
         return [self.path]
+
+    def extras(self) -> list[str]:
+        """What the checkpoint holds besides the weights, skipped: ``key (qualified type)``."""
+        self._tensors  # noqa: B018 - the file is read on first use
+        return list(self._extras)
 
     def keys(self) -> list[str]:
         return sorted(self._tensors)

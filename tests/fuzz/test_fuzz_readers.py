@@ -1,8 +1,8 @@
 """Mutated and truncated inputs for every reader: only ``ConversionError`` (naming the file and the
 reason) may come out, each input is dealt with in bounded time, and nothing gets executed.
 
-Seeds are small valid files of every format (TF checkpoint index and data, TF2 SavedModel variables
-and its object graph, Keras HDF5 of both layouts, Flax and PyTorch pickles, including hostile ones,
+Seeds are small valid files of every format (TF checkpoint index and data, a TF V1 checkpoint, TF2
+SavedModel variables and its object graph, Keras HDF5 of both layouts, Flax and PyTorch pickles, including hostile ones,
 safetensors); each case applies one to three random mutations (bit flips, overwritten bytes or
 integers, truncation, deleted or duplicated chunks) to one seed and reads the result end to end.
 CI runs a few hundred cases; ``make fuzz`` (``-m slow``) runs the full campaign and prints its figures.
@@ -170,11 +170,13 @@ def build_seeds(work: Path, marker: Path) -> list[Seed]:
         with zipfile.ZipFile(root / "evil.pt", "w") as archive:
             for n, data in members.items():
                 archive.writestr(n, data)
+        # a training checkpoint: the weights read, the hostile extra stays an inert placeholder
+        torch.save({"state_dict": state, "epoch": 3, "hook": _Evil(marker)}, root / "extras.pt")
 
     root = work / "torch"
     root.mkdir()
     torch_files(root)
-    for name in ("zip.pt", "legacy.pt", "evil.pt"):
+    for name in ("zip.pt", "legacy.pt", "evil.pt", "extras.pt"):
         seeds.append(Seed(f"torch:{name}", {name: (root / name).read_bytes()}, name, name))
 
     def safetensors(root: Path) -> str:
@@ -199,6 +201,21 @@ def build_seeds(work: Path, marker: Path) -> list[Seed]:
         return "saved"
 
     add("tf2-savedmodel", tf2_savedmodel, "saved/variables/variables.index")
+
+    def tf_v1_checkpoint(root: Path) -> str:
+        graph = tf.Graph()
+        with graph.as_default():
+            for name, value in tensors.items():
+                tf.compat.v1.get_variable(name, initializer=value)
+            part = tf.compat.v1.fixed_size_partitioner(3)
+            tf.compat.v1.get_variable("part", shape=(6, 2), partitioner=part)  # assembled from three slices
+            saver = tf.compat.v1.train.Saver(write_version=tf.compat.v1.train.SaverDef.V1)
+            with tf.compat.v1.Session(graph=graph) as session:
+                session.run(tf.compat.v1.global_variables_initializer())
+                saver.save(session, str(root / "v1.ckpt"), write_meta_graph=False, write_state=False)
+        return "v1.ckpt"
+
+    add("tf-v1", tf_v1_checkpoint, "v1.ckpt")
     return seeds
 
 

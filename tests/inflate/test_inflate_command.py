@@ -138,6 +138,25 @@ def test_inception_v1_from_a_slim_checkpoint_loads_as_i3d(tmp_path, slim_checkpo
     np.testing.assert_allclose(stem.sum(2).numpy(), want, rtol=1e-6, atol=1e-6)
 
 
+def test_inception_v1_from_a_v1_checkpoint_equals_the_v2_one(tmp_path, slim_checkpoint, capsys) -> None:
+    """TF-slim's 2016 checkpoints are V1 files: `--from inception_v1.ckpt` takes one directly, and gives the
+    very tensors the same variables give from a V2 checkpoint."""
+    from tests.readers.test_tf_checkpoint_v1 import save_v1
+
+    prefix, variables = slim_checkpoint
+    v1 = save_v1(tmp_path / "inception_v1.ckpt", {**variables, "global_step": np.int64(12345)})
+    outs = []
+    for source, name in ((v1, "v1.safetensors"), (prefix, "v2.safetensors")):
+        assert (
+            main(["inflate", "inception-v1", "--from", str(source), "--init", "mean", "--out", str(tmp_path / name)])
+            == 0
+        )
+        outs.append(read_weights(tmp_path / name))
+    (ours, meta), (want, _) = outs
+    assert meta["source_format"] == "tf-checkpoint-v1" and ours.keys() == want.keys()
+    assert [k for k in want if not torch.equal(ours[k], want[k])] == []
+
+
 def test_inception_v1_from_a_torchvision_googlenet(tmp_path, googlenet, relative_error) -> None:
     source, out = tmp_path / "googlenet.safetensors", tmp_path / "i3d_imagenet.pt"
     save_file(googlenet.state_dict(), source)

@@ -113,3 +113,19 @@ def test_endpoint_sizes_for_79_frames_at_224() -> None:
 def test_logits_input_sizes() -> None:
     """ceil(T / 8) >= 2 frames and ceil(H / 32) == 7 pixels at Mixed_5c."""
     assert i3d_spec.logits_input_sizes() == (9, range(193, 225), range(193, 225))
+
+
+def test_bn_scale_adds_one_gamma_per_batchnorm_and_is_read_back() -> None:
+    """The optional BatchNorm scale: 57 more parameters, present in the config only when there."""
+    torch = pytest.importorskip("torch")
+    from converter.models.i3d import InceptionI3d
+
+    plain, scaled = i3d_spec.parameter_shapes(), i3d_spec.parameter_shapes(bn_scale=True)
+    gammas = {k: v for k, v in scaled.items() if k.endswith(".bn.weight")}
+    assert len(gammas) == 57 and set(scaled) - set(plain) == set(gammas)
+    assert "bn_scale" not in i3d_spec.infer_config(plain) and i3d_spec.infer_config(scaled)["bn_scale"] is True
+    for model, shapes in ((InceptionI3d(), plain), (InceptionI3d(bn_scale=True), scaled)):
+        assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == shapes
+    assert all(
+        torch.equal(v, torch.ones_like(v)) for k, v in InceptionI3d(bn_scale=True).state_dict().items() if k in gammas
+    )

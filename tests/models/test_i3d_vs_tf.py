@@ -1,7 +1,7 @@
 """Our PyTorch I3D against DeepMind's graph in TensorFlow, endpoint by endpoint, on the same weights.
 
 Random but realistic weights (He-init convs, BN statistics measured on a clip) in our layout go out to
-the official names through the mapping engine (``engine.export`` with mappings/deepmind.toml), are
+the official names through the mapping engine (``engine.export`` with converter/mappings/deepmind.toml), are
 written by TensorFlow's own ``SaveV2`` and read back by TensorFlow; our side is the real pipeline:
 ``conversion.convert`` (pure reader → mapping → safetensors) and ``converter.load_model``.
 """
@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 import torch
 
-from converter import load_model
+from converter import load_model, tf_reference
 from converter.conversion import convert
 from converter.engine import export, plan
 from converter.errors import ConversionError
@@ -21,9 +21,8 @@ from converter.mapping import load_table
 from converter.models import i3d_spec, tf_same
 from converter.models.i3d import InceptionI3d
 from converter.readers import open_source
-from parity import tf_reference
+from converter.tf_reference import TFI3D, detect_scope
 from parity.checkpoints import save_checkpoint
-from parity.tf_reference import TFI3D, detect_scope
 
 # Relative error is max |ours - tf| / max |tf| per endpoint. Each layer alone differs from TF by ~2e-6
 # (fp32 rounding, as much as TF's own distance from a float64 run); through ~20 stacked convs of this

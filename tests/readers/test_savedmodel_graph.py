@@ -48,3 +48,7 @@ def test_a_child_outside_the_graph():
     with pytest.raises(ConversionError, match="node 0 names node 7 of 1") as err:
         _object_names(Path("g.index"), _node([(7, "ghost")]))
     assert "g.index" in str(err.value)
+
+
+def test_an_empty_object_graph_names_nothing():
+    assert _object_names(Path("g"), b"") == {}

@@ -97,16 +97,21 @@ def test_corrupt_block(tmp_path):
     expect_error(index, rf"block at offset {offset}: checksum mismatch")
 
 
-def test_compressed_block(tmp_path):
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [(1, r"snappy block at offset {offset} (does not decompress|claims|gave)"), (2, "unknown compression type 2")],
+)
+def test_compressed_block(tmp_path, kind, message):
+    """A block marked snappy that is not, or compressed some other way, with a trailer CRC correct for it."""
     index = Path(f"{good_checkpoint(tmp_path)}.index")
     offset, size = first_data_block(index)
     data = bytearray(index.read_bytes())
-    data[offset + size] = 1  # snappy, with a trailer CRC that is correct for it
+    data[offset + size] = kind
     data[offset + size + 1 : offset + size + 5] = struct.pack(
         "<I", masked_crc32c(bytes(data[offset : offset + size + 1]))
     )
     index.write_bytes(bytes(data))
-    expect_error(index, r"compressed \(type 1\); only uncompressed")
+    expect_error(index, message.format(offset=offset))
 
 
 def test_flipped_byte_in_tensor_data(tmp_path):

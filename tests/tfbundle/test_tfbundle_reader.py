@@ -140,3 +140,16 @@ def test_bfloat16_without_ml_dtypes_is_a_clear_error(tmp_path, tensors, monkeypa
         assert_same(reader.read("f32"), tensors["float32"])
         with pytest.raises(ConversionError, match="'bf16': DT_BFLOAT16 needs the ml_dtypes package"):
             reader.read("bf16")
+
+
+def test_a_snappy_compressed_index_reads_like_the_uncompressed_one(tmp_path, tensors):
+    """TF1-era indexes snappy-compress their blocks: several compressed blocks read to the same tensors."""
+    from tests.tfbundle.snappy_tables import index_block_type, recompress
+
+    write_bundle(tmp_path / "model.ckpt", tensors)
+    plain = {name: BundleReader(tmp_path / "model.ckpt").read(name) for name in tensors}
+    assert recompress(tmp_path / "model.ckpt.index", block_size=64) == len(tensors) + 1  # the header too
+    assert index_block_type(tmp_path / "model.ckpt.index") == 1 and len(read_blocks(tmp_path / "model.ckpt.index")) > 3
+    with BundleReader(tmp_path / "model.ckpt") as reader:
+        for name, want in plain.items():
+            assert_same(reader.read(name), want)

@@ -1,4 +1,5 @@
-"""DeepMind's I3D graph in raw TensorFlow ops, the reference our PyTorch model is measured against.
+"""DeepMind's I3D graph in raw TensorFlow ops: what ``convert --to tfhub`` exports (so it ships in the
+package) and the reference the parity suite measures our PyTorch model against.
 
 Written out on its own, like ``i3d.py`` (deliberately not built from ``converter.models.i3d_spec``,
 so a mistake there cannot hide in both), with TF's own 'SAME' padding and batch norm, and fed by
