@@ -178,18 +178,20 @@ def test_an_i3d_checkpoint_is_not_a_2d_inception(official_checkpoint) -> None:
         plan_inflation(open_source(official_checkpoint()), "mean")
 
 
-def test_a_v1_checkpoint_is_told_how_to_resave(tmp_path) -> None:
-    """TF-slim's 2016 tarballs ship V1 checkpoints: one file, which TensorFlow still writes this way."""
+def test_a_v1_checkpoint_opens_and_garbage_is_refused(tmp_path) -> None:
+    """TF-slim's 2016 tarballs ship V1 checkpoints (one file, which TensorFlow still writes this way): they
+    open directly, no re-saving; a file of no known format is still refused by name."""
     import tensorflow as tf
 
     with tf.Graph().as_default():
-        tf.compat.v1.get_variable("InceptionV1/Logits/Conv2d_0c_1x1/biases", initializer=tf.zeros(3))
+        tf.compat.v1.get_variable("InceptionV1/Logits/Conv2d_0c_1x1/biases", initializer=tf.ones(3))
         saver = tf.compat.v1.train.Saver(write_version=tf.compat.v1.train.SaverDef.V1)
         with tf.compat.v1.Session() as session:
             session.run(tf.compat.v1.global_variables_initializer())
             saver.save(session, str(tmp_path / "inception_v1.ckpt"), write_meta_graph=False)
-    with pytest.raises(ConversionError, match=r"inception_v1\.ckpt: a TensorFlow V1 checkpoint .* re-save it as V2"):
-        open_2d(tmp_path / "inception_v1.ckpt")
+    source = open_2d(tmp_path / "inception_v1.ckpt")
+    assert source.keys() == ["InceptionV1/Logits/Conv2d_0c_1x1/biases"]
+    np.testing.assert_array_equal(source.read("InceptionV1/Logits/Conv2d_0c_1x1/biases"), np.ones(3, np.float32))
     (tmp_path / "other").write_bytes(b"not a checkpoint")
     with pytest.raises(ConversionError, match="not a checkpoint format this tool reads"):
         open_2d(tmp_path / "other")
