@@ -78,7 +78,7 @@ def weights_sha256(model: torch.nn.Module) -> str:
 def preprocess(videos: torch.Tensor) -> torch.Tensor:
     """(B, T, H, W, 3) in 0..255 (any dtype) → (B, 3, T, 224, 224) float32 in [-1, 1], the recipe's steps 1–2."""
     resized = legacy_resize_bilinear(videos, SIZE, SIZE)
-    scaled = 2.0 * resized / 255.0 - 1.0  # the recipe's order: 2. * x / 255. - 1
+    scaled = resized.mul_(2.0).div_(255.0).sub_(1.0)  # the recipe's order, 2. * x / 255. - 1, in place
     return scaled.permute(0, 4, 1, 2, 3)
 
 
