@@ -77,9 +77,24 @@ def weights_sha256(model: torch.nn.Module) -> str:
 
 def preprocess(videos: torch.Tensor) -> torch.Tensor:
     """(B, T, H, W, 3) in 0..255 (any dtype) → (B, 3, T, 224, 224) float32 in [-1, 1], the recipe's steps 1–2."""
-    resized = legacy_resize_bilinear(videos, SIZE, SIZE)
-    scaled = 2.0 * resized / 255.0 - 1.0  # the recipe's order: 2. * x / 255. - 1
+    with _one_cpu_thread(videos.device):
+        resized = legacy_resize_bilinear(videos, SIZE, SIZE)
+        scaled = resized.mul_(2.0).div_(255.0).sub_(1.0)  # the recipe's order, 2. * x / 255. - 1, in place
     return scaled.permute(0, 4, 1, 2, 3)
+
+
+@contextlib.contextmanager
+def _one_cpu_thread(device: torch.device):
+    """On CPU, the resize's few dozen memory-bound steps gain little from a second thread and lose much
+    when the machine is busy (every step waits for the descheduled thread: 4×16 frames took 0.8 s on two
+    threads, 0.05 s on one, load ~3; README-perf.md), so they run on one; restored after."""
+    before = torch.get_num_threads()
+    if device.type == "cpu":
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def i3d_features(

@@ -46,18 +46,41 @@ def legacy_resize_bilinear(videos: torch.Tensor, height: int, width: int) -> tor
     in_h, in_w = videos.shape[-3], videos.shape[-2]
     if in_h < 1 or in_w < 1:
         raise ValueError(f"input frames must be at least 1x1, got {in_h}x{in_w}")
-    x = videos.to(torch.float32)
-    y0, y1, y_lerp = _source_positions(in_h, height, x.device)
-    x0, x1, x_lerp = _source_positions(in_w, width, x.device)
-    # Columns outermost (..., W, H, C), so that every gather copies contiguous runs, not 3 values at a time.
-    columns = x.transpose(-3, -2)
-    top = _lerp_columns(columns.index_select(-2, y0).contiguous(), x0, x1, x_lerp)
-    bottom = _lerp_columns(columns.index_select(-2, y1).contiguous(), x0, x1, x_lerp)
-    out = top + (bottom - top) * y_lerp.unsqueeze(-1)  # (..., width, height, C)
-    return out.transpose(-3, -2).contiguous()
+    y0, y1, y_lerp = _source_positions(in_h, height, videos.device)
+    x0, x1, x_lerp = _source_positions(in_w, width, videos.device)
+    channels = videos.shape[-1]
+    count = 1
+    for size in videos.shape[:-3]:
+        count *= size
+    frames = videos.reshape(count, in_h, in_w, channels)
+    out = torch.empty((count, height, width, channels), dtype=torch.float32, device=videos.device)
+    # About 4 MiB of output at a time: the temporaries stay in cache and memory is bounded by the output.
+    step = max(1, (1 << 20) // max(1, height * width * channels))
+    for start in range(0, count, step):
+        chunk = frames[start : start + step].to(torch.float32)
+        _resize_frames(chunk, out[start : start + step], y0, y1, y_lerp, x0, x1, x_lerp)
+    return out.reshape(list(videos.shape[:-3]) + [height, width, channels])  # noqa: RUF005 (TorchScript)
 
 
-def _lerp_columns(rows: torch.Tensor, x0: torch.Tensor, x1: torch.Tensor, x_lerp: torch.Tensor) -> torch.Tensor:
-    """TF's ``left + (right - left) * x_lerp`` on (..., W, H', C) rows, giving (..., width, H', C)."""
-    left = rows.index_select(-3, x0)
-    return left + (rows.index_select(-3, x1) - left) * x_lerp.unsqueeze(-1).unsqueeze(-1)
+def _resize_frames(
+    x: torch.Tensor,
+    out: torch.Tensor,
+    y0: torch.Tensor,
+    y1: torch.Tensor,
+    y_lerp: torch.Tensor,
+    x0: torch.Tensor,
+    x1: torch.Tensor,
+    x_lerp: torch.Tensor,
+) -> None:
+    """(F, H, W, C) float32 frames resized into ``out`` (F, height, width, C).
+
+    TF's ``top = tl + (tr - tl)·x`` is the horizontal lerp of input row ``y0``, the same values whichever
+    output row asks for it: so each input row is lerped once (H rows, not 2·height), then rows are picked.
+    Columns outermost (F, W, H, C) for the column gathers, so that they copy contiguous runs.
+    """
+    columns = x.transpose(1, 2).contiguous()
+    left = columns.index_select(1, x0)
+    rows = columns.index_select(1, x1).sub_(left).mul_(x_lerp.view(-1, 1, 1)).add_(left)  # (F, width, H, C)
+    rows = rows.transpose(1, 2).contiguous()  # (F, H, width, C)
+    top = rows.index_select(1, y0)
+    out.copy_(rows.index_select(1, y1).sub_(top).mul_(y_lerp.view(-1, 1, 1)).add_(top))

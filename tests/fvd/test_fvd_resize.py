@@ -47,6 +47,14 @@ def test_batched_leading_dimensions_and_not_interpolate():
     assert np.abs(torch_default.permute(0, 2, 3, 1).numpy() - expected.reshape(6, 224, 224, 3)).max() > 1
 
 
+def test_many_frames_bit_identical_across_chunks():
+    """Frames are resized a few at a time (14 frames of 224² span 3 chunks): still bit-identical to TF."""
+    videos = _frames((64, 80), "uint8", n=14, seed=3).reshape(2, 7, 64, 80, 3)
+    got = legacy_resize_bilinear(torch.from_numpy(videos), 224, 224)
+    expected = _tf_resize(videos.reshape(14, 64, 80, 3), 224, 224).reshape(2, 7, 224, 224, 3)
+    assert np.array_equal(got.numpy(), expected)
+
+
 @pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
 def test_torchscript_gives_the_same():
     """The function scripts (the FVD detector export builds on it) and computes the same values."""
