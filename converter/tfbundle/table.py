@@ -218,13 +218,22 @@ class _BlockBuilder:
         return bytes(self.buf) + struct.pack(f"<{len(self.restarts) + 1}I", *self.restarts, len(self.restarts))
 
 
-def build_table(items: list[tuple[bytes, bytes]], block_size: int = BLOCK_SIZE) -> bytes:
-    """Serialize strictly increasing (key, value) pairs as an uncompressed table, as TF writes one."""
+def build_table(
+    items: list[tuple[bytes, bytes]], block_size: int = BLOCK_SIZE, compression: int = NO_COMPRESSION
+) -> bytes:
+    """Serialize strictly increasing (key, value) pairs as a table, uncompressed as TF 2 writes one
+    (``compression=SNAPPY_COMPRESSION`` compresses every block as TF1-era writers did; tests use it)."""
     out = bytearray()
 
     def emit(contents: bytes) -> bytes:
+        if compression == SNAPPY_COMPRESSION:
+            import cramjam
+
+            contents = bytes(cramjam.snappy.compress_raw(contents))
+        elif compression != NO_COMPRESSION:
+            raise ValueError(f"compression type {compression} is not 0 (none) or 1 (snappy)")
         handle = encode_varint(len(out)) + encode_varint(len(contents))
-        trailer = bytes([NO_COMPRESSION])
+        trailer = bytes([compression])
         out.extend(contents + trailer + masked_crc32c(contents + trailer).to_bytes(4, "little"))
         return handle
 
