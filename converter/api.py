@@ -11,6 +11,7 @@ import torch
 
 from converter import models
 from converter.errors import ConversionError
+from converter.reference_data import label_map
 
 
 def read_weights(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -51,6 +52,10 @@ def load_model(path: str | os.PathLike[str], *, device: str | torch.device = "cp
             path,
             f"weights do not fit the model: missing {result.missing_keys[:5]}, unexpected {result.unexpected_keys[:5]}",
         )
-    model.labels = json.loads(meta["labels"]) if "labels" in meta else None
+    # Kinetics names from $KINETICS_I3D_DIR when the file has none (converted without the label map)
+    if "labels" in meta:
+        model.labels = json.loads(meta["labels"])
+    else:
+        model.labels = label_map(model.num_classes) if meta["architecture"] == "i3d" else None
     model.metadata = meta
     return model.to(device).eval()

@@ -12,6 +12,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from converter import __version__
 from converter.errors import ConversionError
@@ -36,7 +37,7 @@ COMMANDS = (
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser for ``command`` alone, or for every command when it is None (or not one)."""
     parser = argparse.ArgumentParser(
-        prog="python -m converter",
+        prog="i3d-converter" if Path(sys.argv[0]).name == "i3d-converter" else "python -m converter",
         description="Convert I3D checkpoints from TensorFlow (and other layouts) to PyTorch, exactly.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")

@@ -22,7 +22,7 @@ from converter.errors import ConversionError
 from converter.hashing import sha256_files
 from converter.mapping import load_table
 from converter.readers import open_source
-from converter.writers import Written
+from converter.writers import Written, as_new_file
 
 
 def official_scope(config: Mapping[str, Any]) -> str:
@@ -70,7 +70,10 @@ def _write_keras(path: Path, tensors: dict[str, np.ndarray], config: Mapping[str
     Keras loads such a file by position (or ``by_name=True``), so the table's ``order`` puts the layers
     in the order of the Keras model's own ``layers``.
     """
-    import h5py
+    try:
+        import h5py
+    except ImportError:
+        raise ConversionError(path, "Keras HDF5 needs h5py: pip install 'i3d-converter[keras]'") from None
 
     layers: dict[str, list[tuple[str, np.ndarray]]] = {}
     for key, array in tensors.items():
@@ -167,10 +170,8 @@ def _verify(out: Path, staged: Path, spec: Target, state: Mapping[str, np.ndarra
 def _move(produced: Path, final: Path, trash: Path) -> None:
     """Rename into place, readable as any new file is (temporary files are private); a directory being
     replaced is first moved aside into the temporary folder."""
-    umask = os.umask(0)
-    os.umask(umask)
     if produced.is_file():
-        os.chmod(produced, 0o666 & ~umask)
+        as_new_file(produced)
     if final.is_dir() and not final.is_symlink():
         os.replace(final, trash / f"replaced-{final.name}")
     os.replace(produced, final)

@@ -61,6 +61,13 @@ class Later:
 Metadata = Mapping[str, "str | Later"]
 
 
+def as_new_file(path: Path) -> None:
+    """Give a private temporary file (``mkstemp``: 0600) the permissions any new file gets, 0666 & ~umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def check_writable(path: Path, *, force: bool) -> None:
     """Refuse to overwrite before any work is done (and not only at the end)."""
     if path.exists() and not force:

@@ -144,3 +144,33 @@ def test_other_bad_sources(tmp_path, kind):
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert str(source.name) in result.stderr and "Traceback" not in result.stderr
     assert not out.exists()
+
+
+def test_program_name_follows_how_it_was_started(monkeypatch):
+    """`i3d-converter --version` names the console script; `python -m converter` names itself."""
+    from converter.cli import build_parser
+
+    monkeypatch.setattr(sys, "argv", ["/venv/bin/i3d-converter"])
+    assert build_parser("convert").prog == "i3d-converter"
+    monkeypatch.setattr(sys, "argv", ["/repo/converter/__main__.py"])
+    assert build_parser("convert").prog == "python -m converter"
+
+
+def test_predict_takes_classify_s_topk_spelling():
+    from converter.cli import build_parser
+
+    args = build_parser("predict").parse_args(["predict", "--weights", "w.safetensors", "--topk", "3", "clip"])
+    assert args.top == 3
+
+
+def test_keras_without_h5py_is_one_line(tmp_path, monkeypatch):
+    """Keras files need the `keras` extra: without h5py, reading or writing says so in one line."""
+    import importlib.util
+
+    from converter.errors import ConversionError
+    from converter.readers import keras_h5
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "h5py" else real(name, *a))
+    with pytest.raises(ConversionError, match=r"Keras HDF5 needs h5py: pip install 'i3d-converter\[keras\]'"):
+        keras_h5._load(tmp_path / "w.h5")

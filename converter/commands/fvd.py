@@ -49,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.fake is None and args.save_stats is None:
         raise ConversionError(None, "give FAKE, or --save-stats PATH to only write REAL's statistics")
+    for given in (args.real, args.fake):  # both sides up front, before minutes of features for one
+        if given is not None and not given.exists():
+            raise ConversionError(given, "no such file or folder")
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # under torchrun: join the group, one GPU per process
         from converter.fvd.distributed import init_from_environment
         from converter.fvd.features import default_device

@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("clip", type=Path, metavar="CLIP", help="video file, frames folder, or folder with rgb/flow.npy")
     add_weights(p, "fine-tuned RGB and/or flow weights", required=True)
-    p.add_argument("--top", type=int, default=5, help="how many classes to print")
+    p.add_argument("--top", "--topk", dest="top", type=int, default=5, help="how many classes to print")
     p.add_argument("--clip-frames", type=int, default=0, help="score the centre N frames (0: the whole clip)")
     p.add_argument("--crop", type=int, default=224, help="centre crop size, as evaluate's")
     p.add_argument("--fps", type=float, default=25.0, help="sample rate; 0 keeps every frame")

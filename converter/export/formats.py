@@ -22,6 +22,7 @@ from torch import nn
 
 from converter.errors import ConversionError
 from converter.export.graph import DIMENSIONS, EndpointNet, input_ranges
+from converter.writers import as_new_file
 
 FORMATS = ("torchscript", "onnx", "exported-program")
 SUFFIXES = {"torchscript": ".pt", "onnx": ".onnx", "exported-program": ".pt2"}
@@ -242,6 +243,7 @@ def export_model(
         if bad:
             shown = ", ".join(f"{'x'.join(map(str, s))}: {e:.2e}" for s, e in bad)
             raise ConversionError(out, f"{fmt} file differs from the eager model (max |Δ| > {TOLERANCE}) at {shown}")
+        as_new_file(tmp)
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)

@@ -28,12 +28,14 @@ def exporting() -> bool:
 def model_input(x: torch.Tensor, dtype: torch.dtype, check: bool = True) -> torch.Tensor:
     """``x`` ready for the model: uint8 mapped to ``dtype`` by x / 127.5 - 1, floats checked to lie in [-1, 1].
 
-    Raises ValueError naming the observed min/max when a float clip is outside [-1, 1] (by more
-    than ``TOLERANCE``); ``check=False`` (``model.check_input_range = False``) skips the check.
+    Raises ValueError for other dtypes, and naming the observed min/max when a float clip is outside
+    [-1, 1] (by more than ``TOLERANCE``); ``check=False`` (``model.check_input_range = False``) skips the check.
     """
     if x.dtype == torch.uint8:
         return x.to(dtype) / 127.5 - 1.0
-    if not check or not x.is_floating_point() or x.numel() == 0 or x.is_meta:
+    if not x.is_floating_point():
+        raise ValueError(f"input dtype {x.dtype}: pass uint8 pixels (0..255) or floats in [-1, 1]")
+    if not check or x.numel() == 0 or x.is_meta:
         return x
     low, high = (float(v) for v in torch.aminmax(x.detach()))
     if low >= -1.0 - TOLERANCE and high <= 1.0 + TOLERANCE:

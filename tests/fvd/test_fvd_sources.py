@@ -65,3 +65,12 @@ def test_folder_of_gifs_and_frame_folders(tmp_path, videos):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConversionError, match="no videos"):
         open_source(tmp_path / "empty")
+
+
+def test_command_checks_both_sides_before_computing(tmp_path, capsys):
+    """A missing FAKE is named before REAL's features are computed (no weights are even looked for)."""
+    from converter.cli import main
+
+    np.save(tmp_path / "real.npy", np.zeros((2, 9, 8, 8, 3), np.uint8))
+    assert main(["fvd", str(tmp_path / "real.npy"), str(tmp_path / "nope.npy"), "--weights", "none.safetensors"]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'nope.npy'}: no such file or folder"

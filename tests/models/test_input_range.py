@@ -100,3 +100,10 @@ def test_torch_export_skips_the_check(model: InceptionI3d) -> None:
     exported = torch.export.export(Stem(), (clip,))
     assert "aminmax" not in str(exported.graph)
     assert torch.allclose(exported.module()(clip), Stem()(clip))
+
+
+def test_other_dtypes_are_refused_naming_the_dtype() -> None:
+    """An int64 clip is neither pixels (uint8) nor the recipe's floats: one clear line, not torch's."""
+    model = InceptionI3d(num_classes=5)
+    with pytest.raises(ValueError, match=r"input dtype torch\.int64: pass uint8 pixels \(0\.\.255\) or floats"):
+        model.endpoints(torch.zeros(1, 3, 9, 32, 32, dtype=torch.int64), ["Conv3d_1a_7x7"])

@@ -125,7 +125,7 @@ def test_flow_without_flow_weights_says_how_to_get_them(tmp_path, monkeypatch, c
     monkeypatch.chdir(tmp_path)  # no weights/ here
     assert main(["classify", "clip.mp4", "--stream", "flow"]) == 2
     error = capsys.readouterr().err
-    assert "weights/flow_imagenet.safetensors" in error and "make fetch" in error and "make convert" in error
+    assert "weights/flow_imagenet.safetensors" in error and "converter fetch" in error and "make fetch convert" in error
 
 
 def test_a_model_of_the_other_stream_is_refused(tmp_path, random_state, capsys):
