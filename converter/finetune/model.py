@@ -88,7 +88,7 @@ def load_finetuned(paths: list[Path]) -> tuple[StreamSum, list[str]]:
         stream = by_channels.get(getattr(model, "in_channels", None))
         if not isinstance(model, InceptionI3d) or stream is None:
             raise ConversionError(path, "not an RGB or flow I3D")
-        if model.labels is None:
+        if "labels" not in model.metadata:  # load_model may name Kinetics classes; a fine-tune records its own
             raise ConversionError(path, "metadata has no labels: not a fine-tuned model")
         if stream in streams:
             raise ConversionError(path, f"a second {stream} stream; give one RGB and/or one flow model")
