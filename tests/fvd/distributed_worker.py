@@ -20,24 +20,25 @@ def sets() -> tuple[np.ndarray, np.ndarray]:
 def run(weights: str | None = None) -> dict:
     import torch.distributed as dist
 
+    from converter.distributed import process_group, world
     from converter.fvd.api import compute
-    from converter.fvd.distributed import init_from_environment, shard, world
+    from converter.fvd.distributed import shard
     from converter.fvd.features import load_detector
     from tests.fvd.tiny import FrameMeans
 
-    init_from_environment(torch.device("cpu"))
-    rank, size = world()
-    real, fake = sets()
-    model = load_detector(weights) if weights else FrameMeans(12)
-    results = {
-        protocol: compute(real, fake, model=model, protocol=protocol, frames=12, batch_size=2).fvd
-        for protocol in ("tf", "stylegan-v")
-    }
-    shares: list = [None] * size
-    if size > 1:
-        dist.all_gather_object(shares, shard(list(range(7)), rank, size))
-    else:
-        shares = [list(range(7))]
+    with process_group(torch.device("cpu")):
+        rank, size = world()
+        real, fake = sets()
+        model = load_detector(weights) if weights else FrameMeans(12)
+        results = {
+            protocol: compute(real, fake, model=model, protocol=protocol, frames=12, batch_size=2).fvd
+            for protocol in ("tf", "stylegan-v")
+        }
+        shares: list = [None] * size
+        if size > 1:
+            dist.all_gather_object(shares, shard(list(range(7)), rank, size))
+        else:
+            shares = [list(range(7))]
     return {"fvd": results, "world": size, "shares": shares, "rank": rank}
 
 
