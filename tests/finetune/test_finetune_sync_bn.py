@@ -26,22 +26,24 @@ def _worker(rank: int, port: int, out: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
     dist.init_process_group("gloo", rank=rank, world_size=2)
-    x, bias, weight = _batch()
-    holder = torch.nn.Sequential(BatchNorm(5, momentum=0.1))
-    holder[0].bias.data.copy_(bias)
-    convert_sync_batchnorm(holder)
-    part = slice(2 * rank, 2 * rank + 2)
-    x_part = x[part].clone().requires_grad_(True)
-    y = holder(x_part)
-    (y * weight[part]).sum().backward()
-    for p in holder.parameters():  # DDP's job: average the gradients of the processes' losses
-        dist.all_reduce(p.grad)
-    torch.save(
-        {"type": type(holder[0]), "y": y.detach(), "dx": x_part.grad, "dbias": holder[0].bias.grad,
-         "state": holder[0].state_dict()},
-        Path(out) / f"{rank}.pt",
-    )  # fmt: skip
-    dist.destroy_process_group()
+    try:
+        x, bias, weight = _batch()
+        holder = torch.nn.Sequential(BatchNorm(5, momentum=0.1))
+        holder[0].bias.data.copy_(bias)
+        convert_sync_batchnorm(holder)
+        part = slice(2 * rank, 2 * rank + 2)
+        x_part = x[part].clone().requires_grad_(True)
+        y = holder(x_part)
+        (y * weight[part]).sum().backward()
+        for p in holder.parameters():  # DDP's job: average the gradients of the processes' losses
+            dist.all_reduce(p.grad)
+        torch.save(
+            {"type": type(holder[0]), "y": y.detach(), "dx": x_part.grad, "dbias": holder[0].bias.grad,
+             "state": holder[0].state_dict()},
+            Path(out) / f"{rank}.pt",
+        )  # fmt: skip
+    finally:
+        dist.destroy_process_group()
 
 
 def test_two_processes_match_one_batch(tmp_path: Path) -> None:
