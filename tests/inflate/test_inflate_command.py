@@ -100,7 +100,7 @@ def test_a_missing_weight_names_the_file_and_the_key(tmp_path, capsys) -> None:
 @pytest.mark.parametrize(
     "state,message",
     [
-        ({"classifier.weight": torch.zeros(2, 2), "epoch": 3}, "keys: 'classifier.weight' (torch.Tensor), 'epoch' (int)"),
+        ({"classifier.weight": torch.zeros(2, 2), "epoch": 3}, "'classifier.weight' (torch.Tensor), 'epoch' (int)"),
         ([torch.zeros(1)], "expected a state_dict (a dict of tensors), got list"),
     ],
 )
