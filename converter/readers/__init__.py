@@ -43,8 +43,14 @@ READERS: dict[str, str] = {
 
 
 def open_source(path: str | os.PathLike[str], fmt: str | None = None) -> Source:
-    """Open ``path`` with the reader for ``fmt``, or the one whose ``sniff`` recognises it."""
+    """Open ``path`` with the reader for ``fmt``, or the one whose ``sniff`` recognises it; a folder holding
+    one TF checkpoint (``checkpoint`` file or a single ``*.index``) is read as that checkpoint."""
     path = Path(path)
+    if path.is_dir():  # a checkpoint folder as the official repository ships it (SavedModels are folders too)
+        from converter.readers.tf_checkpoint import folder_checkpoint
+
+        prefix = folder_checkpoint(path)
+        path = path if prefix is None else prefix
     if fmt is not None:
         if fmt not in READERS:
             raise ConversionError(path, f"unknown source format {fmt!r} (known: {', '.join(READERS)})")
