@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from converter.errors import ConversionError
+from converter.errors import ConversionError, fields
 from converter.models.i3d_spec import ENDPOINTS
 from converter.precision import PRECISIONS
 from converter.precision import precision as run_in
@@ -58,16 +58,19 @@ class FeatureSettings:
 
     def __post_init__(self) -> None:
         problems = {
-            f"endpoint must be one of {', '.join(ENDPOINTS)}": self.endpoint not in ENDPOINTS,
-            "clip and stride must be at least 1": self.clip < 1 or self.stride < 1,
-            f"Logits need clips of at least {MIN_FRAMES} frames": self.endpoint == "Logits" and self.clip < MIN_FRAMES,
-            "fps must be positive (timestamps need it)": not self.fps > 0,
-            f"flow method must be one of {', '.join(METHODS)}": self.flow_method not in METHODS,
-            f"precision must be one of {', '.join(PRECISIONS)}": self.precision not in PRECISIONS,
+            f"endpoint must be one of {', '.join(ENDPOINTS)}": (self.endpoint not in ENDPOINTS, ("endpoint",)),
+            "clip and stride must be at least 1": (self.clip < 1 or self.stride < 1, ("clip", "stride")),
+            f"Logits need clips of at least {MIN_FRAMES} frames (--clip)": (
+                self.endpoint == "Logits" and self.clip < MIN_FRAMES,
+                ("clip",),
+            ),
+            "fps must be positive (timestamps need it)": (not self.fps > 0, ("fps",)),
+            f"flow method must be one of {', '.join(METHODS)}": (self.flow_method not in METHODS, ("flow_method",)),
+            f"precision must be one of {', '.join(PRECISIONS)}": (self.precision not in PRECISIONS, ("precision",)),
         }
-        for reason, bad in problems.items():
+        for reason, (bad, names) in problems.items():
             if bad:
-                raise ConversionError(None, f"{reason}; got {self}")
+                raise ConversionError(None, f"{reason}; got {fields(self, *names)}")
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from converter.errors import ConversionError
+from converter.errors import ConversionError, fields
 from converter.video.decode import DEFAULT_FPS, Orientation, iter_frames
 from converter.video.flow import METHODS, RECIPE_METHOD, RECIPE_METHODS, iter_flow
 from converter.video.transforms import MIN_FRAMES, iter_rgb, loop_pad
@@ -56,17 +56,18 @@ class Settings:
     autorotate: bool = True  # display matrix / EXIF orientation applied (see decode)
 
     def __post_init__(self) -> None:
+        too_few = self.max_frames is not None and self.max_frames < 1
         problems = {
-            "fps must be positive or None": self.fps is not None and not self.fps > 0,
-            "folder fps must be positive": not self.folder_fps > 0,
-            f"flow method must be one of {', '.join(METHODS)}": self.flow_method not in METHODS,
-            f"dtype must be one of {', '.join(DTYPES)}": self.dtype not in DTYPES,
-            "min frames must be at least 1": self.min_frames < 1,
-            "max frames must be at least 1 or None": self.max_frames is not None and self.max_frames < 1,
+            "fps must be positive or None": (self.fps is not None and not self.fps > 0, "fps"),
+            "folder fps must be positive": (not self.folder_fps > 0, "folder_fps"),
+            f"flow method must be one of {', '.join(METHODS)}": (self.flow_method not in METHODS, "flow_method"),
+            f"dtype must be one of {', '.join(DTYPES)}": (self.dtype not in DTYPES, "dtype"),
+            "min frames must be at least 1": (self.min_frames < 1, "min_frames"),
+            "max frames must be at least 1 or None": (too_few, "max_frames"),
         }
-        for reason, bad in problems.items():
+        for reason, (bad, name) in problems.items():
             if bad:
-                raise ConversionError(None, f"{reason}; got {self}")
+                raise ConversionError(None, f"{reason}; got {fields(self, name)}")
 
 
 @dataclass(frozen=True)
