@@ -74,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         window=args.window,
         autorotate=args.autorotate,
         precision=args.precision,
+        progress=True,
     )
     seconds = time.perf_counter() - start
     ranked = result.top(args.topk)

@@ -265,17 +265,7 @@ def _forward(
         return model(preprocess(x)).float().cpu().numpy()
 
 
-@contextlib.contextmanager
 def _progress(total: int, enabled: bool, name: str):
-    if not enabled:
-        yield _NoBar()
-        return
-    from tqdm import tqdm
+    from converter.progress import progress
 
-    with tqdm(total=total, unit="video", desc=Path(name).name, dynamic_ncols=True) as bar:
-        yield bar
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
+    return progress(total, unit="video", desc=Path(name).name, enabled=enabled)

@@ -35,6 +35,7 @@ from converter.errors import ConversionError, fields
 from converter.models.i3d_spec import ENDPOINTS
 from converter.precision import PRECISIONS
 from converter.precision import precision as run_in
+from converter.progress import progress as progress_counter
 from converter.video.clips import Window, batch_tensor, iter_inputs, iter_windows
 from converter.video.decode import Orientation
 from converter.video.flow import METHODS
@@ -143,7 +144,7 @@ def extract(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = Summary()
-    bar = _progress(len(paths), progress)
+    bar = progress_counter(len(paths), unit="video", desc="features", enabled=progress)
     try:
         for video, name in zip(paths, names, strict=True):
             bar.set_description(name)
@@ -319,9 +320,3 @@ def _write_atomic(path: Path, data: bytes) -> None:
         os.replace(temp, path)
     finally:
         temp.unlink(missing_ok=True)
-
-
-def _progress(total: int, enabled: bool):  # a tqdm bar (the "video" extra installs tqdm)
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="video", disable=not enabled, dynamic_ncols=True)
