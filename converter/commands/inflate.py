@@ -58,8 +58,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         required=True,
         type=Path,
         metavar="2D_WEIGHTS",
-        help="torchvision state_dict (.pth/.pt, read with weights_only=True, or .safetensors); for inception-v1 "
-        "also a TF-slim checkpoint: a V1 file (inception_v1.ckpt) or a V2 prefix",
+        help="torchvision state_dict (.pth/.pt, read by the restricted unpickler: no code runs; a checkpoint's "
+        "state_dict is taken; or .safetensors); for inception-v1 also a TF-slim checkpoint: a V1 file "
+        "(inception_v1.ckpt) or a V2 prefix",
     )
     parser.add_argument(
         "--init",
