@@ -63,10 +63,9 @@ def _converted(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
 
 
 def load_model(path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> torch.nn.Module:
-    """The eval-mode model a weights file's metadata describes, with its weights loaded strictly."""
+    """The eval-mode model a weights file's metadata describes (or, for another file, the mapping that fits it:
+    ``read_weights``), with its weights loaded strictly."""
     state, meta = read_weights(path)
-    if "architecture" not in meta:
-        raise ConversionError(path, "metadata names no architecture (not written by this tool?)")
     config: dict[str, Any] = json.loads(meta.get("config", "{}"))
     try:
         model = models.build(meta["architecture"], **config)
