@@ -52,7 +52,7 @@ class _Lines:
         self.total, self.unit, self.desc, self.file, self.every = total, unit, desc, file, every
         self.done, self.start = 0, time.monotonic()
         self.last: float | None = None
-        self.shown = 0
+        self.shown, self.postfix = 0, ""
 
     def update(self, n: int = 1) -> None:
         self.done += n
@@ -62,10 +62,19 @@ class _Lines:
         if now - (self.start if self.last is None else self.last) >= self.every:
             self._line(now)
 
+    def set_description(self, desc: str) -> None:
+        """What is being worked on (tqdm's name): the next line names it."""
+        self.desc = desc
+
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
+        """A detail after the count (tqdm's name), on the next line."""
+        self.postfix = text
+
     def _line(self, now: float) -> None:
         self.last, self.shown = now, self.done
         count = f"{self.done}/{self.total}" if self.total is not None else f"{self.done}"
-        print(f"{self.desc}: {count} {self.unit}s, {now - self.start:.0f} s", file=self.file, flush=True)
+        detail = f", {self.postfix}" if self.postfix else ""
+        print(f"{self.desc}: {count} {self.unit}s{detail}, {now - self.start:.0f} s", file=self.file, flush=True)
 
     def close(self) -> None:
         if self.every is not None and self.last is not None and self.shown != self.done:

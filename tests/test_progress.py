@@ -39,3 +39,12 @@ def test_disabled_is_silent_everywhere():
         with progress(2, unit="clip", desc="x", file=out, enabled=False, every=0.0) as bar:
             bar.update(2)
         assert out.getvalue() == ""
+
+
+def test_plain_lines_take_tqdms_description_and_postfix():
+    out = io.StringIO()
+    with progress(2, unit="video", desc="features", file=out, every=0.0) as bar:
+        bar.set_description("a.mp4")
+        bar.set_postfix_str("3 clips", refresh=False)
+        bar.update(1)
+    assert out.getvalue().rsplit(",", 1)[0] == "a.mp4: 1/2 videos, 3 clips"
