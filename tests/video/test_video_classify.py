@@ -158,7 +158,7 @@ def test_flow_shows_progress_while_it_is_computed(tmp_path, write_video, random_
 
     monkeypatch.setattr(converter.progress, "EVERY", 0.0)
     flow = write_random_i3d(tmp_path / "flow.safetensors", random_state(num_classes=3, in_channels=2), 3, 2)
-    video = write_video(tmp_path / "shapes.mp4", moving_shapes(9))
+    video = write_video(tmp_path / "shapes.mp4", moving_shapes(4))  # loop-padded to 9 for the model
     assert main(["classify", str(video), "--weights", str(flow), "--flow-method", "dis", "--json"]) == 0
     lines = capsys.readouterr().err.splitlines()
-    assert [line.rsplit(",", 1)[0] for line in lines[:9]] == [f"flow (dis): {n} frames" for n in range(1, 10)]
+    assert [line.rsplit(",", 1)[0] for line in lines] == [f"flow (dis): {n} frames" for n in range(1, 5)]
