@@ -140,3 +140,23 @@ def test_10_bit_yuv_video_matches_bt601_limited_range(tmp_path):
     got = only_frame(path)
     assert np.ptp(got.reshape(-1, 3), axis=0).max() == 0  # a flat frame stays flat (no dithering)
     assert np.abs(got[0, 0] - want).max() <= 1.5, (got[0, 0], want)  # swscale's fixed-point matrix
+
+
+def test_16_bit_grey_with_alpha_is_rounded_and_alpha_dropped(tmp_path):
+    """Written by hand (Pillow writes no 16-bit grey + alpha): PNG colour type 4, bit depth 16."""
+    pytest.importorskip("cv2")
+    import struct
+    import zlib
+
+    grey = grey16()
+    alpha = np.full(grey.shape, 7, np.uint16)
+    rows = np.dstack([grey, alpha]).astype(">u2")
+    raw = b"".join(b"\x00" + row.tobytes() for row in rows)  # filter type 0 per row
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", grey.shape[1], grey.shape[0], 16, 4, 0, 0, 0)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    folder(tmp_path, "1.png").write_bytes(png)
+    np.testing.assert_array_equal(only_frame(tmp_path / "frames"), np.repeat(expected16(grey)[..., None], 3, axis=-1))
