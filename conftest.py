@@ -24,6 +24,18 @@ def private_hash_cache(tmp_path_factory: pytest.TempPathFactory):
         os.environ[CACHE_ENV] = before
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_user_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Tests never read or fill the user's weights cache (``$I3D_CONVERTER_HOME``): an empty one of their own."""
+    before = os.environ.get("I3D_CONVERTER_HOME")
+    os.environ["I3D_CONVERTER_HOME"] = str(tmp_path_factory.mktemp("user-cache"))
+    yield
+    if before is None:
+        del os.environ["I3D_CONVERTER_HOME"]
+    else:
+        os.environ["I3D_CONVERTER_HOME"] = before
+
+
 @pytest.fixture(scope="session")
 def kinetics_dir() -> Path:
     """``../shared/kinetics-i3d`` (or ``$KINETICS_I3D_DIR``); an error in CI, a skip elsewhere."""

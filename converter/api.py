@@ -15,32 +15,57 @@ from converter.reference_data import label_map
 
 
 def read_weights(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """State dict and metadata of a ``.safetensors`` or ``.pt`` file written by this tool."""
+    """State dict and metadata of a weights file: ours (``.safetensors``/``.pt``/``.pth`` written by this tool)
+    as stored; any other file the mapping tables read (a training checkpoint, another port's state_dict)
+    converted in memory, as ``convert`` would write it. PyTorch files are read through the restricted
+    unpickler (``readers.torch_pickle``): foreign objects beside the weights are never imported."""
     path = Path(path)
     if not path.is_file():
         raise ConversionError(path, "no such weights file")
-    if path.suffix == ".pt" or path.suffix == ".pth":
-        try:
-            blob = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:  # torch raises many types for a bad archive
-            raise ConversionError(path, f"not a readable .pt file: {err}") from None
-        if not isinstance(blob, dict) or "state_dict" not in blob:
-            raise ConversionError(path, "not a weights file written by this tool (no state_dict/metadata)")
-        return blob["state_dict"], dict(blob.get("metadata", {}))
+    if path.suffix in (".pt", ".pth"):
+        from converter.readers.torch_pickle import load_file
+
+        blob = load_file(path)
+        meta = blob.get("metadata") if isinstance(blob, dict) else None
+        if isinstance(meta, dict) and "architecture" in meta and isinstance(blob.get("state_dict"), dict):
+            return blob["state_dict"], {str(k): str(v) for k, v in meta.items()}
+        return _converted(path)
     from safetensors import SafetensorError, safe_open
 
     try:
         with safe_open(path, "pt") as f:
-            return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})
+            state, meta = {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})
     except (SafetensorError, OSError, ValueError) as err:
         raise ConversionError(path, f"not a readable safetensors file: {err}") from None
+    return (state, meta) if "architecture" in meta else _converted(path)
+
+
+def _converted(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """A file not written by this tool, through the mapping that accounts for every key (as ``convert``)."""
+    import numpy as np
+
+    from converter.conversion import metadata
+    from converter.engine import select_table
+    from converter.mapping import load_tables
+    from converter.readers import open_source
+
+    source = open_source(path)
+    the_plan = select_table(source, load_tables(source.format))
+    state = {}
+    for name, tensor in the_plan.tensors().items():
+        array = np.ascontiguousarray(tensor.load())
+        state[name] = (
+            torch.from_numpy(array.view(np.int16)).view(torch.bfloat16)
+            if array.dtype.name == "bfloat16"
+            else torch.from_numpy(array.copy())
+        )
+    return state, {key: str(value) for key, value in metadata(the_plan, str(path), "").items()}
 
 
 def load_model(path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> torch.nn.Module:
-    """The eval-mode model a weights file's metadata describes, with its weights loaded strictly."""
+    """The eval-mode model a weights file's metadata describes (or, for another file, the mapping that fits it:
+    ``read_weights``), with its weights loaded strictly."""
     state, meta = read_weights(path)
-    if "architecture" not in meta:
-        raise ConversionError(path, "metadata names no architecture (not written by this tool?)")
     config: dict[str, Any] = json.loads(meta.get("config", "{}"))
     try:
         model = models.build(meta["architecture"], **config)

@@ -5,6 +5,11 @@ from __future__ import annotations
 import os
 
 
+def fields(obj: object, *names: str) -> str:
+    """``name=value, …`` of some fields of a settings object, for messages: never its whole repr."""
+    return ", ".join(f"{name}={getattr(obj, name)!r}" for name in names)
+
+
 class ConversionError(Exception):
     """A problem with an input or output, reported as one line: ``path: reason``.
 

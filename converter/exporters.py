@@ -21,6 +21,7 @@ from converter.engine import export, plan
 from converter.errors import ConversionError
 from converter.hashing import sha256_files
 from converter.mapping import load_table
+from converter.outputs import check_parent, make_parent
 from converter.readers import open_source
 from converter.writers import Written, as_new_file
 
@@ -123,8 +124,7 @@ def target(name: str) -> Target:
 
 def check_writable(name: str, out: Path, *, force: bool) -> None:
     """Refuse before any work: an existing output (without ``force``) or a missing folder."""
-    if not out.parent.is_dir():
-        raise ConversionError(out, "output folder does not exist")
+    check_parent(out)
     existing = [path for path in target(name).outputs(out) if path.exists()]
     if existing and not force:
         raise ConversionError(existing[0], "output exists (use --force to overwrite)")
@@ -137,6 +137,7 @@ def export_to(
     spec, out = target(name), Path(out)
     check_writable(name, out, force=force)
     exported = export(state, load_table(spec.table), prefix=official_scope(config) if spec.scoped else "")
+    make_parent(out)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
         staged = Path(tmp) / out.name
         try:

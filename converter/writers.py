@@ -22,6 +22,7 @@ import numpy as np
 from converter.choices import FORMATS
 from converter.errors import ConversionError
 from converter.hashing import sha256_files
+from converter.outputs import check_parent, make_parent
 
 CHECKSUMS = "SHA256SUMS"
 _SAFETENSORS_DTYPES = {
@@ -72,8 +73,7 @@ def check_writable(path: Path, *, force: bool) -> None:
     """Refuse to overwrite before any work is done (and not only at the end)."""
     if path.exists() and not force:
         raise ConversionError(path, "output exists (use --force to overwrite)")
-    if not path.parent.is_dir():
-        raise ConversionError(path, "output folder does not exist")
+    check_parent(path)
 
 
 def write_weights(
@@ -96,6 +96,7 @@ def write_weights(
     check_writable(path, force=force)
     if digest is None:
         digest = (path.parent / CHECKSUMS).is_file()
+    make_parent(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         if fmt == "safetensors":

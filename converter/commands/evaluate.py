@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from converter.finetune.data import ClipDataset, check_clip_size, find_clips
     from converter.finetune.evaluate import eval_loader, evaluate
     from converter.finetune.model import load_finetuned
+    from converter.outputs import write_text
     from converter.precision import precision, prepare
 
     check_clip_size(args.clip_frames, args.crop)
@@ -56,14 +57,22 @@ def run(args: argparse.Namespace) -> int:
         f"{args.split}: {scores['clips']} clips, {'+'.join(streams)} in {args.precision}: top-1 {scores['top1']:.4f} "
         f"top-5 {scores['top5']:.4f} loss {scores['loss']:.4f}"
     )
-    width = max(len(label) for label in labels)
-    corner = "true \\ predicted"
-    print(f"{corner:>{width}}  " + " ".join(f"{i:>5}" for i in range(len(labels))))
-    for i, (label, row) in enumerate(zip(labels, tally.confusion.tolist(), strict=True)):
-        print(f"{label:>{width}}  " + " ".join(f"{n:>5}" for n in row) + f"   ({i})")
+    print(confusion_table(labels, tally.confusion.tolist()))
     if args.json:
         report = {"split": args.split, "streams": list(streams), "precision": args.precision, "labels": labels}
         report |= scores
         report["confusion"] = tally.confusion.tolist()
-        args.json.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+        write_text(args.json, json.dumps(report, indent=1) + "\n")
     return 0
+
+
+def confusion_table(labels: list[str], rows: list[list[int]], limit: int = 12) -> str:
+    """Rows: true class, columns: predicted class, both by name (column names cut to ``limit`` characters)."""
+    names = [label if len(label) <= limit else label[: limit - 1] + "…" for label in labels]
+    widths = [max(5, len(name)) for name in names]
+    corner = "true \\ predicted"
+    first = max(len(corner), *(len(label) for label in labels))
+    lines = [f"{corner:>{first}}  " + " ".join(f"{n:>{w}}" for n, w in zip(names, widths, strict=True))]
+    for label, row in zip(labels, rows, strict=True):
+        lines.append(f"{label:>{first}}  " + " ".join(f"{n:>{w}}" for n, w in zip(row, widths, strict=True)))
+    return "\n".join(lines)

@@ -26,7 +26,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("videos", type=Path, nargs="+", metavar="VIDEO", help="video files, GIFs or frame folders")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
-    add_weights(p, "RGB and/or flow I3D weights (default: weights/<stream>_{imagenet,scratch}.safetensors)")
+    add_weights(
+        p,
+        "RGB and/or flow I3D weights (default: <stream>_{imagenet,scratch}.safetensors in ./weights, then in "
+        "$I3D_CONVERTER_HOME/weights, ~/.cache/i3d-converter/weights by default)",
+    )
     p.add_argument(
         "--stream", choices=("rgb", "flow", "joint"), help="which model(s) to run (default: those --weights give)"
     )

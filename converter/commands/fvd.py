@@ -23,7 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "fake", type=Path, metavar="FAKE", nargs="?", help="generated videos or statistics (optional with --save-stats)"
     )
-    p.add_argument("--weights", type=Path, help="I3D weights (default: weights/rgb_scratch.safetensors)")
+    p.add_argument(
+        "--weights",
+        type=Path,
+        help="I3D weights (default: rgb_scratch.safetensors in ./weights, then in $I3D_CONVERTER_HOME/weights)",
+    )
     p.add_argument("--protocol", choices=("tf", "stylegan-v"), default="tf", help="tf: the original (default)")
     p.add_argument("--frames", type=int, help="frames per clip (default: tf all, stylegan-v 16)")
     p.add_argument("--stride", type=int, default=1, help="take every S-th frame of a clip (default 1)")

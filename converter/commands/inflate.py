@@ -58,8 +58,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         required=True,
         type=Path,
         metavar="2D_WEIGHTS",
-        help="torchvision state_dict (.pth/.pt, read with weights_only=True, or .safetensors); for inception-v1 "
-        "also a TF-slim checkpoint: a V1 file (inception_v1.ckpt) or a V2 prefix",
+        help="torchvision state_dict (.pth/.pt, read by the restricted unpickler: no code runs; a checkpoint's "
+        "state_dict is taken; or .safetensors); for inception-v1 also a TF-slim checkpoint: a V1 file "
+        "(inception_v1.ckpt) or a V2 prefix",
     )
     parser.add_argument(
         "--init",
@@ -87,24 +88,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def read_state_dict(path: Path) -> dict[str, Any]:
-    """A 2D state_dict from ``.pth``/``.pt`` (no code runs: weights_only) or ``.safetensors``."""
+    """A 2D state_dict from ``.pth``/``.pt`` (through the restricted unpickler: no code runs; a training
+    checkpoint's ``state_dict``/``model`` entry is taken) or ``.safetensors``."""
     import torch
 
     if not path.is_file():
         raise ConversionError(path, "no such file")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
+    if path.suffix == ".safetensors":
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
 
+        try:
             state = load_file(path)
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch.load and safetensors fail in many ways on a malformed file
-        raise ConversionError(path, f"not a readable weights file: {type(err).__name__}: {err}") from None
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise ConversionError(path, f"holds a {type(state).__name__}, not a state_dict")
+        except (SafetensorError, OSError, ValueError) as err:
+            raise ConversionError(path, f"not a readable safetensors file: {err}") from None
+    else:
+        from converter.readers.torch_pickle import load_file
+        from converter.readers.torch_state_dict import state_dict
+
+        state = state_dict(path, load_file(path))[0]
     for key, value in state.items():
         if not isinstance(value, torch.Tensor):
             raise ConversionError(path, f"{key!r} is a {type(value).__name__}, not a tensor")

@@ -32,7 +32,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_precision(activations)
     add_autorotate(activations)
     for parser in (filters, activations):
-        parser.add_argument("--weights", type=Path, help="I3D weights (default: weights/rgb_{imagenet,scratch})")
+        parser.add_argument(
+            "--weights",
+            type=Path,
+            help="I3D weights (default: rgb_{imagenet,scratch} in ./weights, then in $I3D_CONVERTER_HOME/weights)",
+        )
         parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
         parser.set_defaults(func=run)
 

@@ -31,12 +31,17 @@ def save_state(path: Path, state: dict[str, Any]) -> None:
 
 
 def load_state(path: Path) -> dict[str, Any]:
-    """A state written by ``save_state`` (tensors and plain data only: ``weights_only``)."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch.load fails in many ways on a damaged file
-        raise ConversionError(path, f"not a readable training state: {type(err).__name__}: {err}") from None
+    """A state written by ``save_state``: tensors and plain data only, read through the restricted unpickler
+    (``readers.torch_pickle``); any other object in it is refused by where it sits."""
+    from converter.readers.torch_pickle import foreign_paths, load_file
+
+    state = load_file(path)
+    if not isinstance(state, dict):
+        raise ConversionError(path, "not a training state (finetune writes last.state.pt and best.state.pt)")
     missing = {"config", "epoch", "micro", "step", "model", "optimizer", "history"} - set(state)
     if missing:
         raise ConversionError(path, f"not a training state: no {sorted(missing)[0]!r}")
+    foreign = foreign_paths(state)
+    if foreign:
+        raise ConversionError(path, f"a training state holds plain data only, this one {foreign[0]}")
     return state

@@ -21,6 +21,7 @@ import numpy as np
 
 from converter.errors import ConversionError
 from converter.fvd.protocols import Protocol, get_protocol
+from converter.outputs import make_parent
 
 SVD_EPS = 1e-10  # TF-GAN's _symmetric_matrix_square_root(eps=1e-10)
 STATS_FORMAT = "i3d-converter fvd statistics 1"
@@ -58,6 +59,7 @@ class Statistics:
             frames=np.int64(self.frames),
             stride=np.int64(self.stride),
         )
+        make_parent(path)
         temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         try:
             temp.write_bytes(buffer.getvalue())

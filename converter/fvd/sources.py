@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from converter.errors import ConversionError
+from converter.video.pixels import IMAGE_SUFFIXES
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".gif")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 class VideoSource:

@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from converter.errors import ConversionError
+from converter.errors import ConversionError, fields
 
 INITS = ("center", "mean")
 PADDING_MODES = ("zeros", "replicate")
@@ -61,7 +61,8 @@ class Time:
 
     def __post_init__(self) -> None:
         if min(self.kernel, self.stride, self.dilation) < 1 or (self.padding or 0) < 0:
-            raise ValueError(f"invalid {self}: kernel, stride and dilation must be >= 1, padding >= 0")
+            got = fields(self, "kernel", "stride", "padding", "dilation")
+            raise ValueError(f"time kernel, stride and dilation must be >= 1, padding >= 0; got {got}")
         if self.padding is None and self.kernel % 2 == 0:
             raise ValueError(f"even time kernel {self.kernel} needs an explicit padding to place its centre")
         if self.padding_mode not in PADDING_MODES:

@@ -153,8 +153,9 @@ class Logits(nn.Module):
 class InceptionI3d(nn.Module):
     """Inception-v1 I3D ("Quo Vadis", Carreira & Zisserman 2017) with TF-exact padding and names.
 
-    Input: float in [-1, 1] (anything else is a ValueError unless ``check_input_range`` is False), or
-    uint8 pixels, mapped by the recipe's x / 127.5 - 1 (see ``input_range``).
+    Input: float of any width in [-1, 1], cast to the model's dtype (outside the range is a ValueError unless
+    ``check_input_range`` is False), or uint8 pixels, mapped by the recipe's x / 127.5 - 1; any other dtype is
+    a ValueError naming it (see ``input_range``).
     """
 
     check_input_range: bool = True

@@ -43,16 +43,29 @@ READERS: dict[str, str] = {
 
 
 def open_source(path: str | os.PathLike[str], fmt: str | None = None) -> Source:
-    """Open ``path`` with the reader for ``fmt``, or the one whose ``sniff`` recognises it."""
+    """Open ``path`` with the reader for ``fmt``, or the one whose ``sniff`` recognises it; a folder holding
+    one TF checkpoint (``checkpoint`` file or a single ``*.index``) is read as that checkpoint."""
     path = Path(path)
     if fmt is not None:
         if fmt not in READERS:
             raise ConversionError(path, f"unknown source format {fmt!r} (known: {', '.join(READERS)})")
+        if fmt == "tf-checkpoint" and path.is_dir():
+            path = _folder_checkpoint(path) or path
         return importlib.import_module(READERS[fmt]).open(path)
     for module_name in READERS.values():
         module = importlib.import_module(module_name)
         if module.sniff(path):
             return module.open(path)
+    if path.is_dir():  # not a SavedModel: a checkpoint folder as the official repository ships them?
+        prefix = _folder_checkpoint(path)
+        if prefix is not None:
+            return open_source(prefix)
     if not path.exists() and not Path(f"{path}.index").exists():
         raise ConversionError(path, "no such file or checkpoint prefix")
     raise ConversionError(path, f"not a checkpoint format this tool reads (tried: {', '.join(READERS)})")
+
+
+def _folder_checkpoint(path: Path) -> Path | None:
+    from converter.readers.tf_checkpoint import folder_checkpoint
+
+    return folder_checkpoint(path)

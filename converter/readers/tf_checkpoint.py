@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,35 @@ def index_path(path: Path) -> Path:
     if ".data-" in path.name:
         return path.with_name(path.name.split(".data-")[0] + ".index")
     return path.with_name(path.name + ".index")
+
+
+def folder_checkpoint(folder: Path) -> Path | None:
+    """The checkpoint prefix a folder holds (``rgb_scratch_kin600/`` → ``…/model.ckpt``): the one its
+    ``checkpoint`` file names (TF's latest), else its single ``*.index``; None when it holds none.
+
+    Raises ConversionError naming them when there are several and no ``checkpoint`` file chooses.
+    """
+    state = folder / "checkpoint"
+    if state.is_file():
+        match = re.search(r'^model_checkpoint_path:\s*"(.*)"\s*$', state.read_text(errors="replace"), re.MULTILINE)
+        if match:
+            named = Path(match.group(1))
+            prefix = named if named.is_absolute() else folder / named
+            if index_path(prefix).is_file():
+                return prefix
+    prefixes = sorted(p.with_name(p.name.removesuffix(".index")) for p in folder.glob("*.index") if p.is_file())
+    if len(prefixes) > 1:
+        names = ", ".join(p.name for p in prefixes)
+        raise ConversionError(folder, f"holds {len(prefixes)} checkpoints ({names}); name one, e.g. {prefixes[-1]}")
+    if prefixes:
+        return prefixes[0]
+    inner = sorted(d.name for d in folder.iterdir() if d.is_dir() and any(d.glob("*.index")))
+    if inner:  # the official repository's checkpoints/ folder: one folder per model
+        names = ", ".join(inner)
+        raise ConversionError(
+            folder, f"holds {len(inner)} checkpoint folders ({names}); name one, e.g. {folder / inner[0]}"
+        )
+    return None
 
 
 def sniff(path: Path) -> bool:

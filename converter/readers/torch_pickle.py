@@ -16,10 +16,16 @@ from __future__ import annotations
 import _compat_pickle
 import os
 import pickle
+import re
 import types
+import zipfile
+from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
+from converter.errors import ConversionError
 from converter.readers.flax_pickle import check_memo
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 # module, name -> allowed. Storage classes (``torch.FloatStorage`` …) never get here: torch maps any
 # name containing "Storage" to its own storage type before asking this unpickler.
@@ -127,3 +133,69 @@ def load(file: BinaryIO, **kwargs: Any) -> Any:
 pickle_module = types.ModuleType(__name__)
 pickle_module.Unpickler = Unpickler  # type: ignore[attr-defined]
 pickle_module.load = load  # type: ignore[attr-defined]
+
+
+def load_file(path: str | os.PathLike[str]) -> Any:
+    """Everything a PyTorch file (``torch.save``, either on-disk form) holds, through this unpickler: the one
+    loader of every ``.pt``/``.pth`` the toolkit reads (``convert``, ``inspect``, ``load_model``, ``--weights``,
+    ``finetune --resume``, inflation inputs). Foreign globals come back as ``Foreign`` placeholders.
+
+    Raises ConversionError, one line per cause and never torch's advice to load unrestricted, for a missing,
+    damaged or TorchScript file.
+    """
+    import torch
+
+    path = Path(path)
+    if _is_torchscript(path):
+        raise ConversionError(path, "a TorchScript archive (code), not a state_dict; save model.state_dict()")
+    try:
+        with path.open("rb") as f:  # a file object: torch picks no loader by the file's name
+            # ``pickle_module`` is torch.load's documented hook: this module's unpickler replaces both the
+            # unrestricted one and torch's weights-only one (which refuses a whole file for one foreign object)
+            return torch.load(f, map_location="cpu", pickle_module=pickle_module)
+    except FileNotFoundError:
+        raise ConversionError(path, "no such file") from None
+    except OSError as err:
+        raise ConversionError(path, f"cannot read: {err.strerror or err}") from None
+    except Exception as err:  # torch raises many types for a damaged file
+        raise ConversionError(path, f"not a loadable PyTorch file: {causes(err)}") from None
+
+
+def causes(err: BaseException) -> str:
+    """An exception and its causes, each whole on one line, without terminal colour codes."""
+    lines: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        lines.append(" ".join(_ANSI.sub("", str(current)).split()) or type(current).__name__)
+        current = current.__cause__ or current.__context__
+    return "\n  caused by: ".join(lines)
+
+
+def foreign_paths(value: Any, where: str = "", depth: int = 0) -> list[str]:
+    """Where in a loaded object placeholders sit (``optimizer.state[0] (argparse.Namespace)``), for files that
+    must hold plain data only (training states)."""
+    if isinstance(value, Foreign) or (isinstance(value, type) and issubclass(value, Foreign)):
+        return [f"{where or 'the file'} ({describe(value)})"]
+    if depth > 32:
+        return []
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list | tuple | set | frozenset):
+        items = enumerate(value)
+    else:
+        return []
+    found = []
+    for key, item in items:
+        label = (f"{where}.{key}" if where else key) if isinstance(key, str) else f"{where}[{key!r}]"
+        found += foreign_paths(item, label, depth + 1)
+    return found
+
+
+def _is_torchscript(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name == "constants.pkl" or name.endswith("/constants.pkl") for name in archive.namelist())
+    except Exception:  # not a zip (the legacy form) or not there: torch.load says which
+        return False

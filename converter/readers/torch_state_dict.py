@@ -10,7 +10,6 @@ weights) are refused.
 
 from __future__ import annotations
 
-import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -18,14 +17,15 @@ from typing import Any
 import numpy as np
 
 from converter.errors import ConversionError
-from converter.readers.torch_pickle import Foreign, describe, pickle_module
+from converter.readers.torch_pickle import Foreign, causes, describe, load_file
+
+__all__ = ["TorchStateDict", "causes", "open", "sniff", "state_dict"]
 
 _ZIP_MAGIC = b"PK\x03\x04"
 # pickle protocol 2, LONG1 of 10 bytes: torch.serialization.MAGIC_NUMBER (0x1950a86a20f9469cfc6c)
 _LEGACY_MAGIC = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
 # Where training scripts keep the weights inside a checkpoint dict (ours writes "state_dict").
 _WRAPPERS = ("state_dict", "model_state_dict", "model", "net", "network", "module", "weights")
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def sniff(path: Path) -> bool:
@@ -70,7 +70,7 @@ def _module_tensors(obj: Any, prefix: str = "", depth: int = 0) -> dict[str, Any
     return tensors
 
 
-def _state_dict(path: Path, blob: Any) -> tuple[dict[str, Any], list[str]]:
+def state_dict(path: Path, blob: Any) -> tuple[dict[str, Any], list[str]]:
     """The dict of tensors (the blob itself, the one a checkpoint dict keeps under a usual name, or a
     pickled module's), and the checkpoint's other entries as ``key (qualified type)``."""
     if _is_tensor_dict(blob):
@@ -88,26 +88,6 @@ def _state_dict(path: Path, blob: Any) -> tuple[dict[str, Any], list[str]]:
     raise ConversionError(path, f"expected a state_dict (a dict of tensors), got {describe(blob)}")
 
 
-def causes(err: BaseException) -> str:
-    """An exception and its causes, each whole on one line, without terminal colour codes."""
-    lines: list[str] = []
-    seen: set[int] = set()
-    current: BaseException | None = err
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        lines.append(" ".join(_ANSI.sub("", str(current)).split()) or type(current).__name__)
-        current = current.__cause__ or current.__context__
-    return "\n  caused by: ".join(lines)
-
-
-def _is_torchscript(path: Path) -> bool:
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return any(name == "constants.pkl" or name.endswith("/constants.pkl") for name in archive.namelist())
-    except Exception:  # not a zip: the legacy form
-        return False
-
-
 class TorchStateDict:
     """Parameter names as PyTorch spells them (``Conv3d_1a_7x7.conv3d.weight``); whole file in memory."""
 
@@ -121,20 +101,8 @@ class TorchStateDict:
     @property
     def _tensors(self) -> dict[str, Any]:
         if self._loaded is None:
-            import torch
-
-            if _is_torchscript(self.path):
-                raise ConversionError(
-                    self.path, "a TorchScript archive (code), not a state_dict; save model.state_dict()"
-                )
-            try:
-                with self.path.open("rb") as f:  # a file object: torch picks no loader by the file's name
-                    blob = torch.load(f, map_location="cpu", pickle_module=pickle_module, weights_only=False)
-            except OSError as err:
-                raise ConversionError(self.path, f"cannot read: {err.strerror or err}") from None
-            except Exception as err:  # torch raises many types for a damaged file
-                raise ConversionError(self.path, f"not a loadable PyTorch file: {causes(err)}") from None
-            tensors, self._extras = _state_dict(self.path, blob)
+            blob = load_file(self.path)
+            tensors, self._extras = state_dict(self.path, blob)
             for key in tensors:
                 if not isinstance(key, str):
                     raise ConversionError(self.path, f"state_dict key {key!r} is not a string")

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from converter.errors import ConversionError
+from converter.outputs import make_parent
 from converter.tfbundle.proto import encode_entry, encode_header, tf_dtype
 from converter.tfbundle.table import build_table, masked_crc32c
 
@@ -47,9 +48,8 @@ def _checked(prefix: Path, tensors: Mapping[str, np.ndarray]) -> list[tuple[byte
 def write_bundle(prefix: str | os.PathLike[str], tensors: Mapping[str, np.ndarray]) -> None:
     """Write ``PREFIX.index`` and ``PREFIX.data-00000-of-00001`` holding ``tensors``."""
     prefix = Path(prefix)
-    if not prefix.parent.is_dir():
-        raise ConversionError(prefix, f"output folder {prefix.parent} does not exist")
     items = _checked(prefix, tensors)
+    make_parent(prefix)
     data_path = prefix.with_name(f"{prefix.name}.data-00000-of-00001")
     index_path = prefix.with_name(f"{prefix.name}.index")
     data_tmp = index_tmp = None

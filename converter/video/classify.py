@@ -12,18 +12,23 @@ RGB and flow logits, as in the I3D paper; probabilities are the softmax of the (
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 
 from converter.errors import ConversionError
 from converter.precision import precision as run_in
+from converter.progress import progress as counter
 from converter.video.clips import batch_tensor, iter_inputs, iter_windows
 from converter.video.decode import Orientation
 from converter.video.streams import class_names
 from converter.video.transforms import MIN_FRAMES
+
+_T = TypeVar("_T")
 
 DEFAULT_WINDOW = 250
 
@@ -86,9 +91,11 @@ def classify(
     window: int = DEFAULT_WINDOW,
     autorotate: bool = True,
     precision: str = "fp32",
+    progress: bool = False,
 ) -> Classification:
     """Score ``video`` with one model per stream (``{"rgb": …, "flow": …}``, same classes), on their device,
-    in ``precision`` (see ``converter.precision``); frames are turned upright unless ``autorotate`` is off."""
+    in ``precision`` (see ``converter.precision``); frames are turned upright unless ``autorotate`` is off.
+    ``progress``: count the frames on stderr while flow is computed (OpenCV's TV-L1: about a second each)."""
     video = Path(video)
     if window < MIN_FRAMES:
         raise ConversionError(None, f"window of {window} frames: I3D's logits need at least {MIN_FRAMES}")
@@ -104,7 +111,9 @@ def classify(
         video, streams, fps=fps, flow_method=flow_method, autorotate=autorotate, orientation=orientation
     )
     device = next(models[streams[0]].parameters()).device
-    with torch.inference_mode(), run_in(precision, device):
+    bar = counter(None, unit="frame", desc=f"flow ({flow_method})", enabled=progress and "flow" in streams)
+    inputs = _counted(inputs, bar)
+    with bar, torch.inference_mode(), run_in(precision, device):
         for win in iter_windows(inputs, window, window, pad_to=MIN_FRAMES):
             for index, stream in enumerate(streams):
                 model = models[stream]
@@ -117,3 +126,9 @@ def classify(
         raise ConversionError(video, "no frames decoded")
     logits = {s: (t / frames).astype(np.float32) for s, t in totals.items()}
     return Classification(video, labels, logits, frames, windows, orientation.describe(), precision)
+
+
+def _counted(items: Iterator[_T], bar: Any) -> Iterator[_T]:
+    for item in items:
+        bar.update(1)
+        yield item

@@ -23,8 +23,8 @@ import numpy as np
 
 from converter.errors import ConversionError
 from converter.video.orientation import Turn, from_display_matrix, from_exif
+from converter.video.pixels import IMAGE_SUFFIXES, frame_rgb, image_rgb
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 _EXIF_ORIENTATION = 0x0112
 DEFAULT_FPS = 25.0
 
@@ -57,7 +57,8 @@ def iter_frames(
 ) -> Iterator[np.ndarray]:
     """Yield uint8 (H, W, 3) RGB frames of ``path`` sampled at ``fps`` (``None``: every frame as decoded).
 
-    A folder holds one image per frame (png/jpg, in natural order: ``2.jpg`` before ``10.jpg``),
+    Any bit depth or pixel format becomes 8-bit RGB by one rule (``pixels``: 16-bit by round(v / 257), alpha
+    dropped). A folder holds one image per frame (png/jpg/tif, in natural order: ``2.jpg`` before ``10.jpg``),
     shown at ``folder_fps``. With ``autorotate``, frames are turned upright by the display matrix or
     EXIF orientation, and ``orientation`` (when given) records what was turned. Raises
     ConversionError for anything that cannot be read, also part way.
@@ -114,7 +115,7 @@ def _video_frames(path: Path, autorotate: bool, orientation: Orientation) -> Ite
                     first_pts = frame.pts if first_pts is None else first_pts
                     start = (frame.pts - first_pts) * frame.time_base
                     duration = frame.duration * frame.time_base if frame.duration else period
-                image = frame.to_ndarray(format="rgb24")
+                image = frame_rgb(frame)
                 if autorotate:
                     matrix = frame.side_data.get(Type.DISPLAYMATRIX)
                     turn = from_display_matrix(None if matrix is None else bytes(matrix), path)
@@ -140,7 +141,7 @@ def _folder_frames(path: Path, fps: float, autorotate: bool, orientation: Orient
     for index, file in enumerate(files):
         try:
             with Image.open(file) as image:
-                frame = np.asarray(image.convert("RGB"))
+                frame = image_rgb(image, file)
                 turn = from_exif(image.getexif().get(_EXIF_ORIENTATION)) if autorotate else Turn()
         except (UnidentifiedImageError, OSError) as err:
             raise ConversionError(file, f"cannot read image: {err}") from err

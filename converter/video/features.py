@@ -31,10 +31,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from converter.errors import ConversionError
+from converter.errors import ConversionError, fields
 from converter.models.i3d_spec import ENDPOINTS
 from converter.precision import PRECISIONS
 from converter.precision import precision as run_in
+from converter.progress import progress as progress_counter
 from converter.video.clips import Window, batch_tensor, iter_inputs, iter_windows
 from converter.video.decode import Orientation
 from converter.video.flow import METHODS
@@ -58,16 +59,19 @@ class FeatureSettings:
 
     def __post_init__(self) -> None:
         problems = {
-            f"endpoint must be one of {', '.join(ENDPOINTS)}": self.endpoint not in ENDPOINTS,
-            "clip and stride must be at least 1": self.clip < 1 or self.stride < 1,
-            f"Logits need clips of at least {MIN_FRAMES} frames": self.endpoint == "Logits" and self.clip < MIN_FRAMES,
-            "fps must be positive (timestamps need it)": not self.fps > 0,
-            f"flow method must be one of {', '.join(METHODS)}": self.flow_method not in METHODS,
-            f"precision must be one of {', '.join(PRECISIONS)}": self.precision not in PRECISIONS,
+            f"endpoint must be one of {', '.join(ENDPOINTS)}": (self.endpoint not in ENDPOINTS, ("endpoint",)),
+            "clip and stride must be at least 1": (self.clip < 1 or self.stride < 1, ("clip", "stride")),
+            f"Logits need clips of at least {MIN_FRAMES} frames (--clip)": (
+                self.endpoint == "Logits" and self.clip < MIN_FRAMES,
+                ("clip",),
+            ),
+            "fps must be positive (timestamps need it)": (not self.fps > 0, ("fps",)),
+            f"flow method must be one of {', '.join(METHODS)}": (self.flow_method not in METHODS, ("flow_method",)),
+            f"precision must be one of {', '.join(PRECISIONS)}": (self.precision not in PRECISIONS, ("precision",)),
         }
-        for reason, bad in problems.items():
+        for reason, (bad, names) in problems.items():
             if bad:
-                raise ConversionError(None, f"{reason}; got {self}")
+                raise ConversionError(None, f"{reason}; got {fields(self, *names)}")
 
 
 @dataclass(frozen=True)
@@ -140,7 +144,7 @@ def extract(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = Summary()
-    bar = _progress(len(paths), progress)
+    bar = progress_counter(len(paths), unit="video", desc="features", enabled=progress)
     try:
         for video, name in zip(paths, names, strict=True):
             bar.set_description(name)
@@ -316,9 +320,3 @@ def _write_atomic(path: Path, data: bytes) -> None:
         os.replace(temp, path)
     finally:
         temp.unlink(missing_ok=True)
-
-
-def _progress(total: int, enabled: bool):  # a tqdm bar (the "video" extra installs tqdm)
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="video", disable=not enabled, dynamic_ncols=True)

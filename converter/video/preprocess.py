@@ -18,7 +18,6 @@ import os
 import random
 import secrets
 import shutil
-import sys
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -29,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from converter.errors import ConversionError
+from converter.errors import ConversionError, fields
+from converter.progress import progress as progress_counter
 from converter.video.decode import DEFAULT_FPS, Orientation, iter_frames
 from converter.video.flow import METHODS, RECIPE_METHOD, RECIPE_METHODS, iter_flow
 from converter.video.transforms import MIN_FRAMES, iter_rgb, loop_pad
@@ -56,17 +56,18 @@ class Settings:
     autorotate: bool = True  # display matrix / EXIF orientation applied (see decode)
 
     def __post_init__(self) -> None:
+        too_few = self.max_frames is not None and self.max_frames < 1
         problems = {
-            "fps must be positive or None": self.fps is not None and not self.fps > 0,
-            "folder fps must be positive": not self.folder_fps > 0,
-            f"flow method must be one of {', '.join(METHODS)}": self.flow_method not in METHODS,
-            f"dtype must be one of {', '.join(DTYPES)}": self.dtype not in DTYPES,
-            "min frames must be at least 1": self.min_frames < 1,
-            "max frames must be at least 1 or None": self.max_frames is not None and self.max_frames < 1,
+            "fps must be positive or None": (self.fps is not None and not self.fps > 0, "fps"),
+            "folder fps must be positive": (not self.folder_fps > 0, "folder_fps"),
+            f"flow method must be one of {', '.join(METHODS)}": (self.flow_method not in METHODS, "flow_method"),
+            f"dtype must be one of {', '.join(DTYPES)}": (self.dtype not in DTYPES, "dtype"),
+            "min frames must be at least 1": (self.min_frames < 1, "min_frames"),
+            "max frames must be at least 1 or None": (too_few, "max_frames"),
         }
-        for reason, bad in problems.items():
+        for reason, (bad, name) in problems.items():
             if bad:
-                raise ConversionError(None, f"{reason}; got {self}")
+                raise ConversionError(None, f"{reason}; got {fields(self, name)}")
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,7 @@ def preprocess(
     check_splits_unchanged(items, output)
     write_manifests(items, output)
     summary = Summary(workers=workers, flow_method=settings.flow_method)
-    bar = _progress(len(items), progress)
+    bar = progress_counter(len(items), unit="clip", desc="preprocess", enabled=progress)
     try:
         for outcome in _run(items, output, settings, force, workers):
             summary.outcomes.append(outcome)
@@ -185,6 +186,8 @@ def find_items(data_dir: Path) -> list[Item]:
             if not class_dir.is_dir():
                 raise ConversionError(class_dir, "expected only class folders here")
             if class_dir.name not in classes:
+                if not _visible(class_dir):
+                    continue  # an empty folder of an unlisted class holds nothing to refuse
                 raise ConversionError(class_dir, f"class not listed in {data_dir / CLASSES_FILE}")
             for entry in _visible(class_dir):
                 items.append(Item(entry, kind, class_dir.name, entry.name if entry.is_dir() else entry.stem))
@@ -417,27 +420,3 @@ def _write_atomic(path: Path, data: bytes) -> None:
         os.replace(temp, path)
     finally:
         temp.unlink(missing_ok=True)
-
-
-class _LineProgress:
-    """A one-line counter on stderr when tqdm is not installed."""
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.total, self.enabled, self.done = total, enabled, 0
-
-    def update(self, n: int) -> None:
-        self.done += n
-        if self.enabled:
-            print(f"\rpreprocess: {self.done}/{self.total} clips", end="", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.enabled and self.total:
-            print(file=sys.stderr)
-
-
-def _progress(total: int, enabled: bool):  # a tqdm bar, or a _LineProgress without tqdm
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return _LineProgress(total, enabled)
-    return tqdm(total=total, unit="clip", desc="preprocess", disable=not enabled, file=sys.stderr)

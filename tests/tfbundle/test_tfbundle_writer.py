@@ -114,6 +114,9 @@ def test_reserved_names_are_refused(tmp_path, name):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_missing_output_folder(tmp_path):
-    with pytest.raises(ConversionError, match="does not exist"):
-        write_bundle(tmp_path / "missing" / "ckpt", {"x": np.ones(1)})
+def test_a_missing_output_folder_is_created_and_a_file_in_the_way_refused(tmp_path):
+    write_bundle(tmp_path / "missing" / "ckpt", {"x": np.ones(1)})
+    assert sorted(p.name for p in (tmp_path / "missing").iterdir()) == ["ckpt.data-00000-of-00001", "ckpt.index"]
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConversionError, match="cannot create the output folder: .*file is a file"):
+        write_bundle(tmp_path / "file" / "ckpt", {"x": np.ones(1)})

@@ -125,7 +125,8 @@ def test_flow_without_flow_weights_says_how_to_get_them(tmp_path, monkeypatch, c
     monkeypatch.chdir(tmp_path)  # no weights/ here
     assert main(["classify", "clip.mp4", "--stream", "flow"]) == 2
     error = capsys.readouterr().err
-    assert "weights/flow_imagenet.safetensors" in error and "converter fetch" in error and "make fetch convert" in error
+    assert "flow_imagenet.safetensors or flow_scratch.safetensors in weights or " in error
+    assert "`python -m converter fetch flow_imagenet` downloads and converts it there" in error
 
 
 def test_a_model_of_the_other_stream_is_refused(tmp_path, random_state, capsys):
@@ -148,3 +149,16 @@ def test_labels_come_from_metadata_then_the_kinetics_label_map_then_numbers(kine
     model.labels = [f"mine {i}" for i in range(400)]
     assert class_names(model)[7] == "mine 7"
     assert class_names(models.build("i3d", num_classes=3)) == ["class 0", "class 1", "class 2"]
+
+
+def test_flow_shows_progress_while_it_is_computed(tmp_path, write_video, random_state, monkeypatch, capsys):
+    """OpenCV's TV-L1 takes about a second a frame: classify counts the frames on stderr (plain lines off a
+    terminal, every EVERY seconds; here every frame)."""
+    import converter.progress
+
+    monkeypatch.setattr(converter.progress, "EVERY", 0.0)
+    flow = write_random_i3d(tmp_path / "flow.safetensors", random_state(num_classes=3, in_channels=2), 3, 2)
+    video = write_video(tmp_path / "shapes.mp4", moving_shapes(4))  # loop-padded to 9 for the model
+    assert main(["classify", str(video), "--weights", str(flow), "--flow-method", "dis", "--json"]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.rsplit(",", 1)[0] for line in lines] == [f"flow (dis): {n} frames" for n in range(1, 5)]

@@ -183,15 +183,29 @@ def test_short_clips_are_looped_and_one_frame_has_zero_flow(tmp_path, write_vide
     assert flow.shape == (9, CROP, CROP, 2) and not flow.any()
 
 
-def test_without_tqdm_progress_is_a_line_on_stderr(tmp_path, write_folder, monkeypatch, capsys):
+def test_progress_off_a_terminal_is_plain_lines_without_redraws(tmp_path, write_folder, monkeypatch, capsys):
+    """stderr captured (a log file): no tqdm bar, plain periodic lines (here every update: EVERY = 0)."""
+    import converter.progress
+
     data = tmp_path / "data"
     (data / "classes.txt").parent.mkdir()
     (data / "classes.txt").write_text("x\n")
     for name in ("s1", "s2"):
         write_folder(data / "images" / "raw" / "x" / name, [np.zeros((8, 8, 3), np.uint8)])
-    monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm now raises ImportError
+    monkeypatch.setattr(converter.progress, "EVERY", 0.0)
     preprocess(data, settings=FAST, progress=True)
-    assert capsys.readouterr().err == "\rpreprocess: 1/2 clips\rpreprocess: 2/2 clips\n"
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.rsplit(",", 1)[0] for line in lines] == ["preprocess: 1/2 clips", "preprocess: 2/2 clips"]
+    assert all("\r" not in line and "\x1b" not in line for line in lines)
+
+
+def test_an_empty_unlisted_class_folder_is_skipped(dataset):
+    (dataset / "videos" / "raw" / "not yet filmed").mkdir()
+    summary = preprocess(dataset, settings=FAST, progress=False)
+    assert len(summary.outcomes) == 5
+    (dataset / "videos" / "raw" / "not yet filmed" / "x.mp4").write_bytes(b"")
+    with pytest.raises(ConversionError, match="not yet filmed: class not listed in"):
+        preprocess(dataset, settings=FAST, progress=False)
 
 
 def test_rate_length_and_dtype_options(dataset):
