@@ -91,7 +91,8 @@ def side_data(
     found = extract(videos, model=detector.get(), protocol=protocol, fake=fake, **options)
     if found.features.shape[0] < 2:
         name = os.fspath(videos) if isinstance(videos, (str, os.PathLike)) else "videos"
-        raise ConversionError(name, f"FVD needs at least 2 videos, got {found.features.shape[0]}")
+        short = f" ({len(found.skipped)} shorter than a clip were left out)" if found.skipped else ""
+        raise ConversionError(name, f"FVD needs at least 2 videos, got {found.features.shape[0]}{short}")
     return Features(
         found.features,
         found.names,
