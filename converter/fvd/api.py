@@ -230,7 +230,11 @@ def _settings(protocol: Protocol, names, options: MetricOptions, evaluation, val
     if "precision" in names or "recall" in names:
         settings["precision_recall_k"] = options.k
     if options.bootstrap:
-        settings.update(bootstrap_rounds=options.bootstrap, bootstrap_level=LEVEL, bootstrap_method="percentile")
+        settings.update(
+            bootstrap_rounds=options.bootstrap,
+            bootstrap_level=LEVEL,
+            bootstrap_method="percentile, shifted by the bootstrap bias estimate",
+        )
     return settings
 
 

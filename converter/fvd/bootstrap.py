@@ -1,10 +1,12 @@
-"""Percentile bootstrap intervals for metrics of two feature sets (Efron & Tibshirani 1993, ch. 13).
+"""Bootstrap intervals for metrics of two feature sets (Efron & Tibshirani 1993, "An Introduction to the
+Bootstrap": percentiles, ch. 13; the bootstrap estimate of bias, §10.2).
 
-Each of B rounds resamples the real and the generated videos with replacement (each side its own size),
-recomputes every metric on the resampled features, and the interval is the (1−level)/2 and (1+level)/2
-percentiles of the B values (numpy's linear interpolation). Seeded: the same seed gives the same
-intervals. An interval describes the spread over the videos evaluated; it is not corrected for the
-metrics' bias (FVD's grows as N shrinks), so read it beside the full-set value.
+Each of B rounds resamples the real and the generated videos with replacement (each side its own size)
+and recomputes every metric on the resampled features. A resample repeats videos, which biases these
+metrics (FVD grows, nearest-neighbour radii shrink), so the plain percentile interval can miss the
+full-set value altogether (FVD 3.03 on 300 + 250 random 16-d vectors: percentiles 3.15..4.34). The
+interval is therefore the (1−level)/2 and (1+level)/2 percentiles of the B values shifted by the
+bootstrap bias estimate, mean(values) − full-set value. Seeded: the same seed gives the same intervals.
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ def percentile_intervals(
     real: np.ndarray,
     fake: np.ndarray,
     metrics: Callable[[np.ndarray, np.ndarray], dict[str, float]],
+    full: dict[str, float],
     rounds: int,
     seed: int = 0,
     level: float = LEVEL,
 ) -> dict[str, tuple[float, float]]:
     """{name: (low, high)} for every value ``metrics(real, fake)`` returns, over ``rounds`` resamplings of
-    the rows of ``real`` (m, d) and ``fake`` (n, d)."""
+    the rows of ``real`` (m, d) and ``fake`` (n, d), bias-corrected against ``full`` (the full-set values)."""
     if rounds < 2:
         raise ConversionError(None, f"--bootstrap needs at least 2 rounds, got {rounds}")
     rng = np.random.default_rng(seed)
@@ -38,8 +41,9 @@ def percentile_intervals(
         for name, value in metrics(r, f).items():
             values.setdefault(name, []).append(value)
     tails = [100 * (1 - level) / 2, 100 * (1 + level) / 2]
-    return {name: _pair(np.percentile(found, tails)) for name, found in values.items()}
-
-
-def _pair(values: np.ndarray) -> tuple[float, float]:
-    return float(values[0]), float(values[1])
+    intervals = {}
+    for name, found in values.items():
+        shifted = np.asarray(found) - (np.mean(found) - full[name])
+        low, high = np.percentile(shifted, tails)
+        intervals[name] = (float(low), float(high))
+    return intervals

@@ -85,7 +85,7 @@ def evaluate(
 
         real_x, fake_x = np.asarray(real, np.float64), np.asarray(fake, np.float64)
         rounds = _bootstrapped(protocol, metrics, options.k)
-        out.intervals = percentile_intervals(real_x, fake_x, rounds, options.bootstrap, options.seed)
+        out.intervals = percentile_intervals(real_x, fake_x, rounds, out.values, options.bootstrap, options.seed)
     return out
 
 
