@@ -1,5 +1,6 @@
 """Run under ``torchrun --nproc_per_node=K``: the FVD of two generated sets with the tiny stand-in detector
-(or DeepMind's I3D from a weights file), written by rank 0 as JSON with each rank's share of videos."""
+(or DeepMind's I3D from a weights file), written by rank 0 as JSON with each rank's share of videos; and
+the streaming ``FVD`` fed each rank's share of the first 12 frames, beside ``compute`` on those clips."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ def run(weights: str | None = None) -> dict:
     import torch.distributed as dist
 
     from converter.distributed import process_group, world
+    from converter.fvd import FVD
     from converter.fvd.api import compute
     from converter.fvd.distributed import shard
     from converter.fvd.features import load_detector
@@ -34,12 +36,20 @@ def run(weights: str | None = None) -> dict:
             protocol: compute(real, fake, model=model, protocol=protocol, frames=12, batch_size=2).fvd
             for protocol in ("tf", "stylegan-v")
         }
+        streaming, clips = {}, {}
+        for protocol in ("tf", "stylegan-v"):
+            metric = FVD(model, protocol=protocol, batch_size=2)
+            for videos, is_real in ((real, True), (fake, False)):
+                for i in shard(list(range(len(videos))), rank, size):
+                    metric.update(videos[i : i + 1, :12], real=is_real)
+            streaming[protocol] = metric.compute()
+            clips[protocol] = compute(real[:, :12], fake[:, :12], model=model, protocol=protocol, frames=12).fvd
         shares: list = [None] * size
         if size > 1:
             dist.all_gather_object(shares, shard(list(range(7)), rank, size))
         else:
             shares = [list(range(7))]
-    return {"fvd": results, "world": size, "shares": shares, "rank": rank}
+    return {"fvd": results, "streaming": streaming, "clips": clips, "world": size, "shares": shares, "rank": rank}
 
 
 if __name__ == "__main__":
