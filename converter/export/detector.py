@@ -31,8 +31,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from converter.errors import ConversionError
-from converter.export.graph import EndpointNet
+from converter.export.graph import EndpointNet, input_ranges
 from converter.fvd.resize import legacy_resize_bilinear
+from converter.writers import as_new_file
 
 SIZE = 224
 # (B, T, H, W) uint8 clips the written file is checked at: odd and even sizes, up- and down-sized, batch 1/3
@@ -46,7 +47,10 @@ class FVDDetector(nn.Module):
     def __init__(self, i3d: nn.Module) -> None:
         super().__init__()
         self.i3d = i3d
-        self.size = SIZE  # an attribute: TorchScript does not read module-level ints
+        self.size = SIZE  # attributes: TorchScript does not read module-level ints
+        limits = input_ranges("Logits", at_least_two=False)
+        self.min_frames = limits["time"].low
+        self.min_side, self.max_side = limits["height"].low, limits["height"].high
 
     def forward(
         self, videos: torch.Tensor, rescale: bool = False, resize: bool = False, return_features: bool = False
@@ -57,6 +61,15 @@ class FVDDetector(nn.Module):
         if resize:
             frames = legacy_resize_bilinear(x.permute(0, 2, 3, 4, 1), self.size, self.size)  # (B, T, H, W, C)
             x = frames.permute(0, 4, 1, 2, 3)
+        if x.shape[2] < self.min_frames:
+            raise ValueError(f"I3D's logits need at least {self.min_frames} frames, got {x.shape[2]}")
+        if not resize and not (
+            self.min_side <= x.shape[3] <= self.max_side and self.min_side <= x.shape[4] <= self.max_side
+        ):
+            raise ValueError(
+                f"resize=False needs frames of {self.min_side}..{self.max_side} pixels a side (I3D's logits), "
+                f"got {x.shape[3]}x{x.shape[4]}; pass resize=True to resize them to 224x224 as TF's FVD does"
+            )
         if rescale:
             x = 2.0 * x / 255.0 - 1.0
         logits = self.i3d(x.contiguous())
@@ -108,6 +121,7 @@ def export_detector(model: nn.Module, out: str | os.PathLike[str]) -> list[tuple
             checks.append(((b, t, h, w), error))
             if not error <= TOLERANCE:
                 raise ConversionError(out, f"detector differs from the FVD recipe at {b}x{t}x{h}x{w}: {error:.2e}")
+        as_new_file(tmp)  # 0644 under the usual umask, as the other exports
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
