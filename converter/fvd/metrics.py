@@ -85,8 +85,18 @@ def evaluate(
 
         real_x, fake_x = np.asarray(real, np.float64), np.asarray(fake, np.float64)
         rounds = _bootstrapped(protocol, metrics, options.k)
-        out.intervals = percentile_intervals(real_x, fake_x, rounds, out.values, options.bootstrap, options.seed)
+        found = percentile_intervals(real_x, fake_x, rounds, out.values, options.bootstrap, options.seed)
+        out.intervals = {name: _within(name, *pair) for name, pair in found.items()}
     return out
+
+
+BOUNDS = {"fvd": (0.0, float("inf")), "precision": (0.0, 1.0), "recall": (0.0, 1.0)}  # KVD may be < 0
+
+
+def _within(name: str, low: float, high: float) -> tuple[float, float]:
+    """An interval cut to the values the metric can take (the bias shift can cross a bound)."""
+    floor, ceiling = BOUNDS.get(name, (-float("inf"), float("inf")))
+    return max(low, floor), min(high, ceiling)
 
 
 def _bootstrapped(protocol: Protocol, metrics: tuple[str, ...], k: int):

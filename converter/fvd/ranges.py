@@ -4,7 +4,8 @@ FVD's recipe takes frames in 0..255 (uint8, or float 0..255). The commonest FVD 
 is feeding [0, 1] floats as if they were 0..255 (universome/stylegan-v#41, npurson/fid-metrics#5): the
 number comes out, 50× too large, with no error. So a float video whose values all lie in [0, 1] (and are
 not all 0, which reads the same in both ranges) is refused under the default ``0-255`` range, and
-``value_range="0-1"`` (``--value-range 0-1``) scales such videos by 255 after checking they are in [0, 1].
+``value_range="0-1"`` (``--value-range 0-1``) scales float videos by 255 after checking they are in
+[0, 1]; uint8 videos are 0..255 either way.
 """
 
 from __future__ import annotations
@@ -25,15 +26,15 @@ def check_value_range(value_range: str) -> str:
 def to_0_255(x: torch.Tensor, value_range: str, name: str, indices: list[int]) -> torch.Tensor:
     """(B, T, H, W, 3) videos ``indices`` of ``name`` in ``value_range`` → the same videos in 0..255.
 
-    ConversionError (``name[index]: values lo..hi …; the fix``) for a video outside the range, for a
-    float video in [0, 1] under ``0-255``, and for uint8 videos under ``0-1``.
+    ``value_range`` is that of float videos; uint8 ones are 0..255 whatever it says (so real videos
+    decoded from files and generated [0, 1] tensors can be compared in one run). ConversionError
+    (``name[index]: values lo..hi …; the fix``) for a video outside the range and for a float video in
+    [0, 1] under ``0-255``.
     """
     check_value_range(value_range)
     if x.dtype == torch.bool or x.is_complex():
         raise ConversionError(name, f"videos must be real numbers 0..255, got {x.dtype}")
-    if x.dtype == torch.uint8:  # 0..255 by construction
-        if value_range == "0-1":
-            raise ConversionError(name, "uint8 videos are 0..255 pixels; drop --value-range 0-1 (value_range='0-1')")
+    if x.dtype == torch.uint8:  # 0..255 by construction, whatever the range said for floats
         return x
     low = x.amin(dim=(1, 2, 3, 4)).double().cpu().tolist()
     high = x.amax(dim=(1, 2, 3, 4)).double().cpu().tolist()

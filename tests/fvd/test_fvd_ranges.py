@@ -42,14 +42,14 @@ def test_value_range_0_1_equals_the_0_255_input(ab):
     want = fvd(a, b, model=model)
     got = fvd(a / 255, b.astype(np.float32) / 255, model=model, value_range="0-1")
     assert want > 0 and got == pytest.approx(want, rel=1e-5)
+    assert fvd(a, b / 255, model=model, value_range="0-1") == pytest.approx(want, rel=1e-5)  # uint8 beside floats
     assert fvd(a.astype(np.float64), b.astype(np.float32), model=model) == pytest.approx(want, rel=1e-6)
 
 
 def test_wrong_range_either_way_is_refused(ab):
     a, _ = ab
     x = torch.from_numpy(a)
-    with pytest.raises(ConversionError, match=r"^name: uint8 videos are 0..255 pixels; drop --value-range 0-1"):
-        to_0_255(x, "0-1", "name", [0, 1, 2])
+    assert torch.equal(to_0_255(x, "0-1", "name", [0, 1, 2]), x)  # uint8 is 0..255 whatever floats are
     with pytest.raises(ConversionError, match=r"^name\[7\]: values 0\.\.255 outside 0\.\.1"):
         to_0_255(x[:1].double(), "0-1", "name", [7])
     with pytest.raises(ConversionError, match=r"^name\[4\]: values -1\.\.1 outside 0\.\.255"):
