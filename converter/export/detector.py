@@ -1,4 +1,5 @@
-"""The FVD detector as one TorchScript file, called like the one StyleGAN-V's FVD code loads.
+"""The FVD detector as one TorchScript file, called like the one StyleGAN-V's FVD code loads (or as a
+``torch.export`` program for clips of one shape: ``build_exported_detector``).
 
 ``detector(videos, rescale=False, resize=False, return_features=False)`` with ``videos`` float or uint8
 (B, C, T, H, W):
@@ -98,25 +99,63 @@ def reference_features(model: nn.Module, videos: torch.Tensor) -> torch.Tensor:
         return model((2.0 * frames / 255.0 - 1.0).permute(0, 4, 1, 2, 3).contiguous())
 
 
-def export_detector(model: nn.Module, out: str | os.PathLike[str]) -> list[tuple[tuple[int, ...], float]]:
-    """Write the detector to ``out`` (TorchScript), checked against ``reference_features`` on uint8 clips
-    of several sizes (max |Δ| ≤ 1e-4 relative to max(1, |logits|)) before it is moved into place."""
+FVD_FLAGS = {"rescale": True, "resize": True, "return_features": True}  # FVD's features, as StyleGAN-V calls it
+
+
+def build_exported_detector(model: nn.Module, shape: tuple[int, int, int, int]) -> torch.export.ExportedProgram:
+    """``FVDDetector`` as a ``torch.export`` program (TorchScript's successor) for uint8 clips of one
+    (B, T, H, W) ``shape``, called ``program.module()(videos, rescale=True, resize=True,
+    return_features=True)``: torch.export fixes the flags and, as TF's resize computes its sampling
+    positions from the input size, the shape; another flag or shape fails its guard."""
+    if getattr(model, "in_channels", None) != 3 or getattr(model, "num_classes", None) != 400:
+        raise ConversionError(None, "the FVD detector needs an RGB Kinetics-400 I3D (3 channels, 400 logits)")
+    b, t, h, w = shape
+    detector = FVDDetector(EndpointNet(copy.deepcopy(model).eval().requires_grad_(False), "Logits").eval()).eval()
+    example = torch.zeros(b, 3, t, h, w, dtype=torch.uint8)
+    with torch.no_grad():
+        try:
+            detector(example, **FVD_FLAGS)
+        except ValueError as err:
+            raise ConversionError(None, f"--shape {b}x{t}x{h}x{w}: {err}") from None
+        return torch.export.export(detector, (example,), dict(FVD_FLAGS))
+
+
+def export_detector(
+    model: nn.Module,
+    out: str | os.PathLike[str],
+    *,
+    fmt: str = "torchscript",
+    shape: tuple[int, int, int, int] = (1, 16, 224, 224),
+) -> list[tuple[tuple[int, ...], float]]:
+    """Write the detector to ``out`` — ``fmt`` ``torchscript`` (any clip size) or ``exported-program`` (uint8
+    clips of ``shape``) — checked against ``reference_features`` on uint8 clips (several sizes; the one
+    ``shape`` for a program), max |Δ| ≤ 1e-4 relative to max(1, |logits|), before it is moved into place
+    with the permissions any new file gets."""
     out = Path(out)
-    detector = build_detector(model)
+    if fmt == "torchscript":
+        detector, suffix, shapes = build_detector(model), ".pt", CHECK_SHAPES
+    elif fmt == "exported-program":
+        detector, suffix, shapes = build_exported_detector(model, shape), ".pt2", [shape]
+    else:
+        raise ConversionError(out, f"the FVD detector is torchscript or exported-program, not {fmt!r}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".pt")
+    fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=suffix)
     os.close(fd)
     tmp = Path(name)
     try:
-        detector.save(str(tmp))
-        loaded = torch.jit.load(str(tmp), map_location="cpu")
+        if fmt == "torchscript":
+            detector.save(str(tmp))
+            loaded = torch.jit.load(str(tmp), map_location="cpu")
+        else:
+            torch.export.save(detector, str(tmp))
+            loaded = torch.export.load(str(tmp)).module()
         generator = torch.Generator().manual_seed(0)
         checks = []
-        for b, t, h, w in CHECK_SHAPES:
+        for b, t, h, w in shapes:
             videos = torch.randint(0, 256, (b, 3, t, h, w), dtype=torch.uint8, generator=generator)
             want = reference_features(model, videos)
             with torch.no_grad():
-                got = loaded(videos, rescale=True, resize=True, return_features=True)
+                got = loaded(videos, **FVD_FLAGS)
             error = (got - want).abs().max().item() / max(1.0, want.abs().max().item())
             checks.append(((b, t, h, w), error))
             if not error <= TOLERANCE:
