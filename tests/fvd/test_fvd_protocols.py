@@ -121,3 +121,14 @@ def _pre(clips: np.ndarray):
     from converter.fvd.features import preprocess
 
     return preprocess(torch.from_numpy(clips))
+
+
+def test_help_cites_stylegan_v_lines(capsys):
+    from converter.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["fvd", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "src/metrics/metric_main.py" in shown
+    for name, line in NAMED_SOURCE.items():
+        assert f"{name}: {line}" in shown
