@@ -114,14 +114,6 @@ def as_statistics(side: Side, protocol: str | Protocol) -> Statistics:
     )
 
 
-def side_statistics(
-    videos, *, protocol: str | Protocol = "tf", detector: _Detector | None = None, **options
-) -> tuple[Statistics, int]:
-    """(statistics, videos skipped) of one side (see ``side_data``)."""
-    side = side_data(videos, protocol=protocol, detector=detector, **options)
-    return as_statistics(side, protocol), getattr(side, "skipped", 0)
-
-
 def compute(
     real,
     fake,
