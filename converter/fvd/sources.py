@@ -187,9 +187,12 @@ def find_videos(root: Path) -> list[Path]:
     """Every video file and frame folder under ``root`` (hidden entries skipped), sorted by the natural
     order of their relative paths (``clip2`` before ``clip10``), a frame folder not searched further."""
     found: list[Path] = []
-    pending = [root]
+    pending, seen = [root], set()
     while pending:
         folder = pending.pop()
+        if folder.resolve() in seen:  # a symbolic link back up the tree
+            continue
+        seen.add(folder.resolve())
         try:
             entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
         except OSError as err:

@@ -121,6 +121,7 @@ def test_skytimelapse_like_tree_of_frame_folders(tmp_path, videos):
         (tmp_path / clip).mkdir(parents=True)
         for k in range(5):
             Image.fromarray(videos[i, k]).save(tmp_path / clip / f"{k:05d}.png")
+    (tmp_path / "a" / "loop").symlink_to(tmp_path, target_is_directory=True)  # searched once, not forever
     source = open_source(tmp_path)
     assert [source.item_name(i) for i in range(len(source))] == clips
     got = _read(source)
