@@ -45,3 +45,25 @@ def test_statistics_serve_fvd_only(pair):
     assert evaluate(stats, fake, tf).values["fvd"] == evaluate(real, fake, tf).values["fvd"]
     with pytest.raises(ConversionError, match="kvd, --bootstrap need each video's features but real is statistics"):
         evaluate(stats, fake, tf, ("fvd", "kvd"), MetricOptions(bootstrap=10))
+
+
+def test_a_failed_sqrtm_reaches_the_output(pair, monkeypatch, capsys, tmp_path):
+    """The check's finding is in ``notes`` and beside the value (``fvd_eigenvalue``), and the command
+    prints it as a warning line."""
+    import scipy.linalg
+
+    from converter.cli import main
+    from converter.fvd.featurefile import Features
+
+    real, fake = pair
+    real_sqrtm = scipy.linalg.sqrtm
+    monkeypatch.setattr(scipy.linalg, "sqrtm", lambda m, *a, **k: real_sqrtm(m) * np.nan)
+    found = evaluate(real, fake, get_protocol("fvd2048_16f"))
+    assert "non-finite square root" in found.notes[0] and found.values["fvd_eigenvalue"] > 0
+    for side, x in (("real", real), ("fake", fake)):
+        Features(x.astype(np.float32), [str(i) for i in range(len(x))], [0] * len(x), "fvd2048_16f").save(
+            tmp_path / f"{side}.npz"
+        )
+    assert main(["fvd", str(tmp_path / "real.npz"), str(tmp_path / "fake.npz"), "--protocol", "fvd2048_16f"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("warning: scipy.linalg.sqrtm gave a non-finite square root") and "eigenvalue-based" in err
