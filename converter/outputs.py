@@ -4,6 +4,7 @@ through a temporary file renamed into place, so a failure leaves no half-written
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 from converter.errors import ConversionError
@@ -27,14 +28,20 @@ def make_parent(path: Path) -> None:
         raise ConversionError(path, f"cannot create the output folder: {err.strerror or err}") from None
 
 
-def write_text(path: Path, text: str) -> None:
-    """``text`` to ``path`` (UTF-8) atomically, folders created."""
+def write_bytes(path: Path, data: bytes, what: str = "") -> Path:
+    """``data`` to ``path`` atomically (a complete file or none), folders created; returns ``path``."""
     make_parent(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_bytes(data)
         os.replace(tmp, path)
     except OSError as err:
-        raise ConversionError(path, f"cannot write: {err.strerror or err}") from None
+        raise ConversionError(path, f"cannot write{' ' + what if what else ''}: {err.strerror or err}") from None
     finally:
         tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_text(path: Path, text: str) -> None:
+    """``text`` to ``path`` (UTF-8) atomically, folders created."""
+    write_bytes(path, text.encode("utf-8"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-FORMATS = ("torchscript", "onnx", "exported-program", "fvd-detector")
+FORMATS = ("torchscript", "onnx", "exported-program", "fvd-detector", "fvd-detector-exported-program")
 DIMENSIONS = ("batch", "time", "height", "width")
 
 
@@ -27,7 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "dimensions free (the others fixed by --shape). The file is written beside --out, loaded back with its "
         "own runtime (torch.jit, ONNX Runtime, torch.export), compared with the eager model at several sizes "
         "(max |Δ| <= 1e-4) and only then moved into place. fvd-detector writes a TorchScript module "
-        "detector(videos, rescale=False, resize=False, return_features=False) computing TF's FVD features.",
+        "detector(videos, rescale=False, resize=False, return_features=False) computing TF's FVD features; "
+        "fvd-detector-exported-program the same call as a torch.export program (torch.export.load(PATH).module()) "
+        "for uint8 clips of --shape, with rescale=True, resize=True, return_features=True fixed.",
     )
     p.add_argument("weights", type=Path, metavar="WEIGHTS", help="I3D weights file (.safetensors/.pt)")
     p.add_argument("--format", dest="fmt", choices=FORMATS, required=True, help="what to write")
@@ -63,14 +65,17 @@ def run(args: argparse.Namespace) -> int:
     if model.metadata.get("architecture") != "i3d":
         raise ConversionError(args.weights, f"export supports I3D weights, not {model.metadata.get('architecture')}")
     start = time.perf_counter()
-    if args.fmt == "fvd-detector":
+    if args.fmt.startswith("fvd-detector"):
         from converter.export.detector import export_detector
 
         if args.endpoint != "Logits" or args.opset is not None:
             raise ConversionError(args.out, "fvd-detector is always Logits (FVD's features); no --endpoint/--opset")
-
-        checks = export_detector(model, args.out)
-        what = "FVD detector (TorchScript)"
+        if args.fmt == "fvd-detector":
+            checks = export_detector(model, args.out)
+            what = "FVD detector (TorchScript)"
+        else:
+            checks = export_detector(model, args.out, fmt="exported-program", shape=args.shape)
+            what = f"FVD detector (torch.export, uint8 {'x'.join(map(str, args.shape))} clips)"
     else:
         from converter.export import export_model
 

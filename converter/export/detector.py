@@ -1,4 +1,5 @@
-"""The FVD detector as one TorchScript file, called like the one StyleGAN-V's FVD code loads.
+"""The FVD detector as one TorchScript file, called like the one StyleGAN-V's FVD code loads (or as a
+``torch.export`` program for clips of one shape: ``build_exported_detector``).
 
 ``detector(videos, rescale=False, resize=False, return_features=False)`` with ``videos`` float or uint8
 (B, C, T, H, W):
@@ -31,8 +32,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from converter.errors import ConversionError
-from converter.export.graph import EndpointNet
+from converter.export.graph import EndpointNet, input_ranges
 from converter.fvd.resize import legacy_resize_bilinear
+from converter.writers import as_new_file
 
 SIZE = 224
 # (B, T, H, W) uint8 clips the written file is checked at: odd and even sizes, up- and down-sized, batch 1/3
@@ -46,7 +48,10 @@ class FVDDetector(nn.Module):
     def __init__(self, i3d: nn.Module) -> None:
         super().__init__()
         self.i3d = i3d
-        self.size = SIZE  # an attribute: TorchScript does not read module-level ints
+        self.size = SIZE  # attributes: TorchScript does not read module-level ints
+        limits = input_ranges("Logits", at_least_two=False)
+        self.min_frames = limits["time"].low
+        self.min_side, self.max_side = limits["height"].low, limits["height"].high
 
     def forward(
         self, videos: torch.Tensor, rescale: bool = False, resize: bool = False, return_features: bool = False
@@ -57,6 +62,15 @@ class FVDDetector(nn.Module):
         if resize:
             frames = legacy_resize_bilinear(x.permute(0, 2, 3, 4, 1), self.size, self.size)  # (B, T, H, W, C)
             x = frames.permute(0, 4, 1, 2, 3)
+        if x.shape[2] < self.min_frames:
+            raise ValueError(f"I3D's logits need at least {self.min_frames} frames, got {x.shape[2]}")
+        if not resize and not (
+            self.min_side <= x.shape[3] <= self.max_side and self.min_side <= x.shape[4] <= self.max_side
+        ):
+            raise ValueError(
+                f"resize=False needs frames of {self.min_side}..{self.max_side} pixels a side (I3D's logits), "
+                f"got {x.shape[3]}x{x.shape[4]}; pass resize=True to resize them to 224x224 as TF's FVD does"
+            )
         if rescale:
             x = 2.0 * x / 255.0 - 1.0
         logits = self.i3d(x.contiguous())
@@ -85,29 +99,68 @@ def reference_features(model: nn.Module, videos: torch.Tensor) -> torch.Tensor:
         return model((2.0 * frames / 255.0 - 1.0).permute(0, 4, 1, 2, 3).contiguous())
 
 
-def export_detector(model: nn.Module, out: str | os.PathLike[str]) -> list[tuple[tuple[int, ...], float]]:
-    """Write the detector to ``out`` (TorchScript), checked against ``reference_features`` on uint8 clips
-    of several sizes (max |Δ| ≤ 1e-4 relative to max(1, |logits|)) before it is moved into place."""
+FVD_FLAGS = {"rescale": True, "resize": True, "return_features": True}  # FVD's features, as StyleGAN-V calls it
+
+
+def build_exported_detector(model: nn.Module, shape: tuple[int, int, int, int]) -> torch.export.ExportedProgram:
+    """``FVDDetector`` as a ``torch.export`` program (TorchScript's successor) for uint8 clips of one
+    (B, T, H, W) ``shape``, called ``program.module()(videos, rescale=True, resize=True,
+    return_features=True)``: torch.export fixes the flags and, as TF's resize computes its sampling
+    positions from the input size, the shape; another flag or shape fails its guard."""
+    if getattr(model, "in_channels", None) != 3 or getattr(model, "num_classes", None) != 400:
+        raise ConversionError(None, "the FVD detector needs an RGB Kinetics-400 I3D (3 channels, 400 logits)")
+    b, t, h, w = shape
+    detector = FVDDetector(EndpointNet(copy.deepcopy(model).eval().requires_grad_(False), "Logits").eval()).eval()
+    example = torch.zeros(b, 3, t, h, w, dtype=torch.uint8)
+    with torch.no_grad():
+        try:
+            detector(example, **FVD_FLAGS)
+        except ValueError as err:
+            raise ConversionError(None, f"--shape {b}x{t}x{h}x{w}: {err}") from None
+        return torch.export.export(detector, (example,), dict(FVD_FLAGS))
+
+
+def export_detector(
+    model: nn.Module,
+    out: str | os.PathLike[str],
+    *,
+    fmt: str = "torchscript",
+    shape: tuple[int, int, int, int] = (1, 16, 224, 224),
+) -> list[tuple[tuple[int, ...], float]]:
+    """Write the detector to ``out`` — ``fmt`` ``torchscript`` (any clip size) or ``exported-program`` (uint8
+    clips of ``shape``) — checked against ``reference_features`` on uint8 clips (several sizes; the one
+    ``shape`` for a program), max |Δ| ≤ 1e-4 relative to max(1, |logits|), before it is moved into place
+    with the permissions any new file gets."""
     out = Path(out)
-    detector = build_detector(model)
+    if fmt == "torchscript":
+        detector, suffix, shapes = build_detector(model), ".pt", CHECK_SHAPES
+    elif fmt == "exported-program":
+        detector, suffix, shapes = build_exported_detector(model, shape), ".pt2", [shape]
+    else:
+        raise ConversionError(out, f"the FVD detector is torchscript or exported-program, not {fmt!r}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".pt")
+    fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=suffix)
     os.close(fd)
     tmp = Path(name)
     try:
-        detector.save(str(tmp))
-        loaded = torch.jit.load(str(tmp), map_location="cpu")
+        if fmt == "torchscript":
+            detector.save(str(tmp))
+            loaded = torch.jit.load(str(tmp), map_location="cpu")
+        else:
+            torch.export.save(detector, str(tmp))
+            loaded = torch.export.load(str(tmp)).module()
         generator = torch.Generator().manual_seed(0)
         checks = []
-        for b, t, h, w in CHECK_SHAPES:
+        for b, t, h, w in shapes:
             videos = torch.randint(0, 256, (b, 3, t, h, w), dtype=torch.uint8, generator=generator)
             want = reference_features(model, videos)
             with torch.no_grad():
-                got = loaded(videos, rescale=True, resize=True, return_features=True)
+                got = loaded(videos, **FVD_FLAGS)
             error = (got - want).abs().max().item() / max(1.0, want.abs().max().item())
             checks.append(((b, t, h, w), error))
             if not error <= TOLERANCE:
                 raise ConversionError(out, f"detector differs from the FVD recipe at {b}x{t}x{h}x{w}: {error:.2e}")
+        as_new_file(tmp)  # 0644 under the usual umask, as the other exports
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import os
-import secrets
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from converter.errors import ConversionError
+from converter.fvd.featurefile import npz_format
 from converter.fvd.protocols import Protocol, get_protocol
-from converter.outputs import make_parent
+from converter.outputs import write_bytes
 
 SVD_EPS = 1e-10  # TF-GAN's _symmetric_matrix_square_root(eps=1e-10)
 STATS_FORMAT = "i3d-converter fvd statistics 1"
@@ -46,7 +47,6 @@ class Statistics:
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write a ``.npz`` (atomically: a complete file or none) that ``load_statistics`` and the
         ``fvd`` command read back."""
-        path = Path(path)
         buffer = io.BytesIO()
         np.savez(
             buffer,
@@ -59,25 +59,12 @@ class Statistics:
             frames=np.int64(self.frames),
             stride=np.int64(self.stride),
         )
-        make_parent(path)
-        temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-        try:
-            temp.write_bytes(buffer.getvalue())
-            os.replace(temp, path)
-        except OSError as err:
-            raise ConversionError(path, f"cannot write statistics: {err.strerror or err}") from err
-        finally:
-            temp.unlink(missing_ok=True)
-        return path
+        return write_bytes(Path(path), buffer.getvalue(), "statistics")
 
 
 def is_statistics_file(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` is a statistics ``.npz`` written by ``Statistics.save`` (not a video array)."""
-    path = Path(path)
-    if not (path.is_file() and zipfile.is_zipfile(path)):
-        return False
-    with zipfile.ZipFile(path) as archive:
-        return "format.npy" in archive.namelist()
+    return npz_format(path) == STATS_FORMAT
 
 
 def load_statistics(path: str | os.PathLike[str]) -> Statistics:
@@ -138,14 +125,35 @@ def _symmetric_sqrt(matrix: np.ndarray) -> np.ndarray:
     return (u * rooted) @ vh
 
 
+@dataclass(frozen=True)
+class Distance:
+    """A Fréchet distance and, under ``sqrtm`` protocols, its check: ``eigenvalue_value`` is the same
+    distance with Tr√(Σ_fake Σ_real) as Σ√max(λᵢ, 0) over the product's eigenvalues; ``problem`` says
+    what was wrong with scipy's result ("" when nothing was)."""
+
+    value: float
+    eigenvalue_value: float | None = None
+    problem: str = ""
+
+
 def frechet_distance(a: Statistics, b: Statistics, protocol: str | Protocol | None = None) -> float:
     """The Fréchet distance between two Gaussians (FVD when they hold I3D logits), a float.
 
     ``a`` is the real side and ``b`` the generated one (the distance is symmetric up to rounding).
     ``protocol`` defaults to the statistics' own; both must have been made under it, with the same
     weights and feature size (ConversionError otherwise). ``tf`` returns the float32-rounded value,
-    as TF-GAN does for float32 activations.
+    as TF-GAN does for float32 activations. Under StyleGAN-V's protocols a complex, negative or
+    non-finite ``scipy.linalg.sqrtm`` result is reported by a ``RuntimeWarning`` naming the
+    eigenvalue-based value (``frechet_report`` returns both).
     """
+    report = frechet_report(a, b, protocol)
+    if report.problem:
+        warnings.warn(report.problem, RuntimeWarning, stacklevel=2)
+    return report.value
+
+
+def frechet_report(a: Statistics, b: Statistics, protocol: str | Protocol | None = None) -> Distance:
+    """``frechet_distance`` with the check of scipy's square root (see ``Distance``)."""
     protocol = get_protocol(protocol or a.protocol)
     for side, stats in (("real", a), ("fake", b)):
         if stats.protocol != protocol.name:
@@ -161,8 +169,29 @@ def frechet_distance(a: Statistics, b: Statistics, protocol: str | Protocol | No
         root = _symmetric_sqrt(a.covariance)
         trace_sqrt = np.trace(_symmetric_sqrt(root @ (b.covariance @ root)))
         distance = np.trace(a.covariance + b.covariance) - 2.0 * trace_sqrt + mean_term
-        return float(np.float32(distance))
+        return Distance(float(np.float32(distance)))
     import scipy.linalg
 
-    root = scipy.linalg.sqrtm(b.covariance @ a.covariance)  # StyleGAN-V: sqrtm(sigma_gen · sigma_real)
-    return float(np.real(mean_term + np.trace(b.covariance + a.covariance - root * 2)))
+    product = b.covariance @ a.covariance
+    root = scipy.linalg.sqrtm(product)  # StyleGAN-V: sqrtm(sigma_gen · sigma_real)
+    value = float(np.real(mean_term + np.trace(b.covariance + a.covariance - root * 2)))
+    eigen_trace = float(np.sum(np.sqrt(np.maximum(np.real(np.linalg.eigvals(product)), 0.0))))
+    eigen = float(mean_term + np.trace(a.covariance + b.covariance) - 2.0 * eigen_trace)
+    return Distance(value, eigen, _sqrtm_problem(root, value, eigen))
+
+
+SQRTM_TOLERANCE = 1e-3  # relative gap between scipy's and the eigenvalue-based trace flagged as a failure
+
+
+def _sqrtm_problem(root: np.ndarray, value: float, eigen: float) -> str:
+    """Why scipy's square root cannot be trusted ("" when it can)."""
+    beside = f"; the eigenvalue-based value is {eigen:.6f}"
+    if not np.isfinite(root).all() or not np.isfinite(value):
+        return f"scipy.linalg.sqrtm gave a non-finite square root (FVD {value}){beside}"
+    if value < 0:
+        return f"scipy.linalg.sqrtm gave a negative FVD {value:.6f}{beside}"
+    imaginary = float(np.abs(np.imag(root)).max()) if np.iscomplexobj(root) else 0.0
+    gap = abs(value - eigen)
+    if gap > SQRTM_TOLERANCE * max(1.0, abs(eigen)):
+        return f"scipy.linalg.sqrtm's square root is off (complex part up to {imaginary:.3g}; FVD {value:.6f}){beside}"
+    return ""

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from converter.errors import ConversionError
-from converter.fvd.protocols import Protocol, get_protocol
+from converter.fvd.protocols import NAMED_SOURCE, Protocol, get_protocol
+from converter.fvd.ranges import check_value_range, to_0_255
 from converter.fvd.resize import legacy_resize_bilinear
 from converter.fvd.sources import VideoSource, open_source
 from converter.precision import precision as precision_of
@@ -37,7 +38,8 @@ PRECISIONS = ("fp32", "tf32", "bf16")  # as converter.precision; only fp32 is th
 @dataclass
 class Extraction:
     """Features (n, 400) float32 of the videos ``indices`` of a source; ``skipped``: videos too short for
-    a clip under a protocol that discards them (StyleGAN-V)."""
+    a clip under a protocol that discards them (StyleGAN-V); ``names``/``offsets``: each row's video (a path
+    under a folder, ``file[i]`` in an array) and its clip's first frame."""
 
     features: np.ndarray
     indices: list[int]
@@ -45,6 +47,9 @@ class Extraction:
     weights_sha256: str = ""
     frames: int = 0
     stride: int = 1
+    names: list[str] = field(default_factory=list)
+    offsets: list[int] = field(default_factory=list)
+    protocol: str = "tf"
 
 
 def load_detector(weights: str | os.PathLike[str] | None = None, device: str | torch.device = "cpu") -> torch.nn.Module:
@@ -106,20 +111,26 @@ def i3d_features(
     weights: str | os.PathLike[str] | None = None,
     protocol: str | Protocol = "tf",
     frames: int | None = None,
-    stride: int = 1,
+    stride: int | None = None,
     max_videos: int | None = None,
     batch_size: int = 16,
     device: str | torch.device | None = None,
     precision: str = "fp32",
     seed: int = 0,
     progress: bool = False,
+    value_range: str = "0-255",
+    fake: bool = False,
 ) -> np.ndarray:
     """FVD's I3D features: (N, 400) float32 logits averaged over time, one row per video in order.
 
     ``videos``: an (N, T, H, W, 3) array (numpy, memory-mapped, or torch) with values 0..255 (uint8 or
-    float), a ``.npy``/``.npz`` file of one, or a folder of videos/GIFs/frame folders. Clips: ``frames``
-    frames (default: the protocol's — every frame for ``tf``, 16 for ``stylegan-v``) every ``stride``-th,
-    from frame 0 (``tf``) or a random offset seeded by ``seed`` and the video's index (``stylegan-v``).
+    float; ``value_range="0-1"`` for floats in [0, 1], which are otherwise refused), a ``.npy``/``.npz`` file
+    of one, or a folder searched recursively for videos/GIFs/frame folders. ``max_videos`` below N: a
+    subset seeded by ``seed`` (``tf``) or the first ones (StyleGAN-V's protocols). Clips: ``frames``
+    frames (default: the protocol's — every frame for ``tf``, 16 for ``stylegan-v``) every ``stride``-th
+    (default: the protocol's, 1 but for ``fvd2048_128f_subsample8f``),
+    from frame 0 (``tf``; StyleGAN-V's generated side, ``fake=True``) or a random offset seeded by ``seed``
+    and the video's index (StyleGAN-V's real side).
     ``model`` (from ``load_detector``) or ``weights`` (default ``weights/rgb_scratch.safetensors``).
     ``precision`` ``fp32`` is the recipe (TF32 off on GPU); ``tf32`` and ``bf16`` are faster on GPUs and NOT
     the recipe (see ``converter.precision``).
@@ -139,6 +150,8 @@ def i3d_features(
         precision=precision,
         seed=seed,
         progress=progress,
+        value_range=value_range,
+        fake=fake,
     ).features
 
 
@@ -149,13 +162,15 @@ def extract(
     weights: str | os.PathLike[str] | None = None,
     protocol: str | Protocol = "tf",
     frames: int | None = None,
-    stride: int = 1,
+    stride: int | None = None,
     max_videos: int | None = None,
     batch_size: int = 16,
     device: str | torch.device | None = None,
     precision: str = "fp32",
     seed: int = 0,
     progress: bool = False,
+    value_range: str = "0-255",
+    fake: bool = False,
 ) -> Extraction:
     """``i3d_features`` with what the rows are: their video indices, the skipped videos, the weights' sha256."""
     from converter.fvd import distributed
@@ -163,7 +178,16 @@ def extract(
     protocol = get_protocol(protocol)
     if precision not in PRECISIONS:
         raise ConversionError(None, f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    check_value_range(value_range)
+    named = (protocol.frames, protocol.stride)
+    if protocol.name in NAMED_SOURCE and (frames or protocol.frames, stride or protocol.stride) != named:
+        raise ConversionError(
+            None,
+            f"{protocol.name} is {protocol.frames} frames every {protocol.stride}; drop --frames/--stride "
+            "or use --protocol stylegan-v",
+        )
     frames = protocol.frames if frames is None else frames
+    stride = protocol.stride if stride is None else stride
     max_videos = protocol.max_videos if max_videos is None else max_videos
     if (frames is not None and frames < 1) or stride < 1 or batch_size < 1:
         raise ConversionError(None, f"frames, stride and batch size must be ≥ 1; got {frames}, {stride}, {batch_size}")
@@ -171,23 +195,50 @@ def extract(
         model = prepare(load_detector(weights, default_device(device)), precision)
     device = next(model.parameters()).device
     source = open_source(videos)
-    count = len(source) if max_videos is None else min(len(source), max_videos)
-    if count < 1:
+    if len(source) < 1:
         raise ConversionError(source.name, "no videos")
+    chosen = select_videos(len(source), max_videos, protocol.video_sampling, seed)
     rank, size = distributed.world()
-    mine = distributed.shard(list(range(count)), rank, size)
-    clips = _clips(source, mine, protocol, frames, stride, seed)
+    mine = distributed.shard(chosen, rank, size)
+    offsets: dict[int, int] = {}
+    clip_start = protocol.fake_clip_start if fake else protocol.clip_start
+    clips = _clips(source, mine, clip_start, protocol.discard_short_videos, frames, stride, seed, offsets)
     indices: list[int] = []
     skipped: list[int] = []
     rows: list[np.ndarray] = []
     with _progress(len(mine), progress and rank == 0, source.name) as bar, precision_of(precision, device):
         for batch_indices, batch in _batches(clips, batch_size, skipped, bar):
-            rows.append(_forward(model, batch, device, precision, source.name, batch_indices))
+            rows.append(_forward(model, batch, device, source.name, batch_indices, value_range))
             indices.extend(batch_indices)
     features = np.concatenate(rows) if rows else np.empty((0, model.num_classes), np.float32)
+    starts = np.array([[offsets[i]] for i in indices], np.float64).reshape(-1, 1)
+    _, starts = distributed.gather(indices, starts)
     indices, features = distributed.gather(indices, features)
     skipped = sorted(distributed.gather(skipped, np.zeros((len(skipped), 1), np.float32))[0])
-    return Extraction(features, indices, skipped, getattr(model, "weights_sha256", ""), frames or 0, stride)
+    return Extraction(
+        features,
+        indices,
+        skipped,
+        getattr(model, "weights_sha256", ""),
+        frames or 0,
+        stride,
+        names=[source.item_name(i) for i in indices],
+        offsets=[int(v) for v in starts[:, 0]],
+        protocol=protocol.name,
+    )
+
+
+def select_videos(count: int, max_videos: int | None, sampling: str, seed: int) -> list[int]:
+    """The indices of the videos a run takes, in order: all of them, the first ``max_videos``
+    (``sampling="first"``, StyleGAN-V's ``metric_utils``: ``num_items = min(num_items, max_items)``) or a
+    subset of ``max_videos`` drawn without replacement by a generator seeded with ``seed``."""
+    if max_videos is None or max_videos >= count:
+        return list(range(count))
+    if max_videos < 1:
+        raise ConversionError(None, f"--max-videos must be ≥ 1, got {max_videos}")
+    if sampling == "first":
+        return list(range(max_videos))
+    return sorted(int(i) for i in np.random.default_rng(seed).choice(count, max_videos, replace=False))
 
 
 def default_device(device: str | torch.device | None) -> torch.device:
@@ -200,22 +251,31 @@ def default_device(device: str | torch.device | None) -> torch.device:
 
 
 def _clips(
-    source: VideoSource, indices: list[int], protocol: Protocol, frames: int | None, stride: int, seed: int
+    source: VideoSource,
+    indices: list[int],
+    clip_start: str,
+    discard_short: bool,
+    frames: int | None,
+    stride: int,
+    seed: int,
+    offsets: dict[int, int],
 ) -> Iterator[tuple[int, np.ndarray | None]]:
-    """(index, clip) per video; clip None for a video too short under a protocol that discards those."""
+    """(index, clip) per video, its first frame put in ``offsets``; clip None for a video too short under
+    a StyleGAN-V protocol (which discards those)."""
     for index, video in source.videos(indices):
         total = video.shape[0]
         span = total if frames is None else (frames - 1) * stride + 1
         if total < span:
-            if protocol.clip_start == "random":  # StyleGAN-V's discard_short_videos
+            if discard_short:  # StyleGAN-V's discard_short_videos
                 yield index, None
                 continue
             raise ConversionError(
                 f"{source.name}[{index}]", f"{total} frames; clips of {frames} frames every {stride} need {span}"
             )
         offset = 0
-        if protocol.clip_start == "random":
+        if clip_start == "random":
             offset = int(np.random.default_rng([seed, index]).integers(0, total - span + 1))
+        offsets[index] = offset
         clip = video[offset : offset + span : stride]
         if clip.shape[0] < MIN_FRAMES:
             raise ConversionError(
@@ -246,21 +306,9 @@ def _batches(clips, batch_size: int, skipped: list[int], bar) -> Iterator[tuple[
 
 
 def _forward(
-    model: torch.nn.Module, batch: np.ndarray, device: torch.device, precision: str, name: str, indices: list[int]
+    model: torch.nn.Module, batch: np.ndarray, device: torch.device, name: str, indices: list[int], value_range: str
 ) -> np.ndarray:
-    x = torch.from_numpy(np.ascontiguousarray(batch)).to(device)
-    if x.dtype == torch.bool or x.is_complex():
-        raise ConversionError(name, f"videos must be real numbers 0..255, got {x.dtype}")
-    if x.dtype != torch.uint8:  # uint8 is 0..255 by construction
-        low, high = x.amin(dim=(1, 2, 3, 4)).double().cpu(), x.amax(dim=(1, 2, 3, 4)).double().cpu()
-        bad = [
-            (i, lo, hi)
-            for i, lo, hi in zip(indices, low.tolist(), high.tolist(), strict=True)
-            if not (lo >= 0.0 and hi <= 255.0)
-        ]
-        if bad:
-            i, lo, hi = bad[0]
-            raise ConversionError(f"{name}[{i}]", f"values {lo:g}..{hi:g} outside 0..255 (FVD takes 0..255 frames)")
+    x = to_0_255(torch.from_numpy(np.ascontiguousarray(batch)).to(device), value_range, name, indices)
     with torch.no_grad():
         return model(preprocess(x)).float().cpu().numpy()
 

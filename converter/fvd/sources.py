@@ -1,5 +1,5 @@
 """Where FVD's videos come from, one video at a time: arrays in memory, ``.npy``/``.npz`` files (read video by
-video, never loaded whole) and folders of videos, GIFs or frame folders.
+video, never loaded whole) and folder trees of videos, GIFs or frame folders.
 
 Every source knows how many videos it has and yields ``(index, frames)`` with frames a (T, H, W, 3) array
 in 0..255 (uint8 or float) for the indices it is asked for, so ranks of a distributed run each read
@@ -23,12 +23,16 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpe
 
 
 class VideoSource:
-    """Base: ``len(source)`` videos, ``source.videos(indices)`` yields ``(index, (T, H, W, 3) frames)``."""
+    """Base: ``len(source)`` videos, ``source.videos(indices)`` yields ``(index, (T, H, W, 3) frames)``;
+    ``item_name(index)`` names a video for the record (``name[index]`` unless the source knows better)."""
 
     name: str = ""
 
     def __len__(self) -> int:
         raise NotImplementedError
+
+    def item_name(self, index: int) -> str:
+        return f"{self.name}[{index}]"
 
     def videos(self, indices: Iterable[int]) -> Iterator[tuple[int, np.ndarray]]:
         raise NotImplementedError
@@ -112,21 +116,23 @@ class _ZipMember:
 
 
 class FolderSource(VideoSource):
-    """Videos (any PyAV format, GIFs) and frame folders in a folder, in natural order, each decoded when read."""
+    """Videos (any PyAV format, GIFs) and frame folders (folders holding only images) found at any depth
+    under a folder — ``UCF-101/<class>/<video>.avi``, SkyTimelapse's ``<video>/<clip>/<frame>.png`` —
+    in natural order of their paths (stable across machines and file systems), each decoded when read."""
 
     def __init__(self, path: Path) -> None:
         self.name = str(path)
-        self.items = sorted(
-            (
-                p
-                for p in path.iterdir()
-                if not p.name.startswith(".")
-                and (p.suffix.lower() in VIDEO_SUFFIXES or (p.is_dir() and _has_images(p)))
-            ),
-            key=_natural_key,
-        )
+        self.root = path
+        self.items = find_videos(path)
         if not self.items:
-            raise ConversionError(path, f"no videos ({', '.join(VIDEO_SUFFIXES)}) or frame folders in this folder")
+            raise ConversionError(
+                path,
+                f"no videos ({', '.join(VIDEO_SUFFIXES)}) or frame folders (folders holding only "
+                f"{'/'.join(IMAGE_SUFFIXES)} images) in this folder or below it",
+            )
+
+    def item_name(self, index: int) -> str:
+        return self.items[index].relative_to(self.root).as_posix()
 
     def __len__(self) -> int:
         return len(self.items)
@@ -177,9 +183,35 @@ def _npy_header(f, name: str) -> tuple[tuple[int, ...], np.dtype]:
     return shape, dtype
 
 
-def _has_images(folder: Path) -> bool:
-    return any(p.suffix.lower() in IMAGE_SUFFIXES for p in folder.iterdir())
+def find_videos(root: Path) -> list[Path]:
+    """Every video file and frame folder under ``root`` (hidden entries skipped), sorted by the natural
+    order of their relative paths (``clip2`` before ``clip10``), a frame folder not searched further."""
+    found: list[Path] = []
+    pending, seen = [root], set()
+    while pending:
+        folder = pending.pop()
+        if folder.resolve() in seen:  # a symbolic link back up the tree
+            continue
+        seen.add(folder.resolve())
+        try:
+            entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
+        except OSError as err:
+            raise ConversionError(folder, f"cannot list this folder: {err.strerror or err}") from None
+        for entry in entries:
+            if entry.is_dir():
+                if _is_frame_folder(entry):
+                    found.append(entry)
+                else:
+                    pending.append(entry)
+            elif entry.suffix.lower() in VIDEO_SUFFIXES:
+                found.append(entry)
+    return sorted(found, key=lambda p: [_natural_key(part) for part in p.relative_to(root).parts])
 
 
-def _natural_key(path: Path) -> list[int | str]:
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
+def _is_frame_folder(folder: Path) -> bool:
+    entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
+    return bool(entries) and all(p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() for p in entries)
+
+
+def _natural_key(name: str) -> list[tuple[int, int | str]]:
+    return [(0, int(part)) if part.isdigit() else (1, part.lower()) for part in re.split(r"(\d+)", name)]

@@ -1,5 +1,6 @@
 """Run under ``torchrun --nproc_per_node=K``: the FVD of two generated sets with the tiny stand-in detector
-(or DeepMind's I3D from a weights file), written by rank 0 as JSON with each rank's share of videos."""
+(or DeepMind's I3D from a weights file), written by rank 0 as JSON with each rank's share of videos; and
+the streaming ``FVD`` fed each rank's share of two larger sets of 12-frame videos, beside ``compute``."""
 
 from __future__ import annotations
 
@@ -17,10 +18,16 @@ def sets() -> tuple[np.ndarray, np.ndarray]:
     return real, fake
 
 
+def _more_than_features() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(8)
+    return rng.integers(0, 256, (31, 12, 8, 8, 3), dtype=np.uint8), rng.integers(30, 220, (26, 12, 8, 8, 3), np.uint8)
+
+
 def run(weights: str | None = None) -> dict:
     import torch.distributed as dist
 
     from converter.distributed import process_group, world
+    from converter.fvd import FVD
     from converter.fvd.api import compute
     from converter.fvd.distributed import shard
     from converter.fvd.features import load_detector
@@ -34,12 +41,21 @@ def run(weights: str | None = None) -> dict:
             protocol: compute(real, fake, model=model, protocol=protocol, frames=12, batch_size=2).fvd
             for protocol in ("tf", "stylegan-v")
         }
+        streaming, clips = {}, {}
+        many = _more_than_features()  # rank-deficient covariances would make sqrtm amplify rounding
+        for protocol in ("tf", "stylegan-v"):
+            metric = FVD(model, protocol=protocol, batch_size=2)
+            for videos, is_real in zip(many, (True, False), strict=True):
+                for i in shard(list(range(len(videos))), rank, size):
+                    metric.update(videos[i : i + 1], real=is_real)
+            streaming[protocol] = metric.compute()
+            clips[protocol] = compute(*many, model=model, protocol=protocol, frames=12).fvd
         shares: list = [None] * size
         if size > 1:
             dist.all_gather_object(shares, shard(list(range(7)), rank, size))
         else:
             shares = [list(range(7))]
-    return {"fvd": results, "world": size, "shares": shares, "rank": rank}
+    return {"fvd": results, "streaming": streaming, "clips": clips, "world": size, "shares": shares, "rank": rank}
 
 
 if __name__ == "__main__":

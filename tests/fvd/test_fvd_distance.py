@@ -80,3 +80,37 @@ def test_statistics_file_round_trip_and_refusals(tmp_path):
 def test_statistics_need_two_finite_vectors(features):
     with pytest.raises(ConversionError):
         statistics(features)
+
+
+def _rank_deficient_pair():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(10, 40)), rng.normal(0.2, 1.0, size=(12, 40))
+    from converter.fvd import statistics
+
+    return statistics(a, "stylegan-v"), statistics(b, "stylegan-v")
+
+
+@pytest.mark.parametrize(
+    "broken, problem",
+    [
+        (lambda m: np.full_like(m, np.nan), "non-finite square root"),
+        (lambda m: m * 1.05 + 1e-3j, "square root is off"),
+        (lambda m: m * 1e6, "negative FVD"),
+    ],
+)
+def test_sqrtm_failure_is_reported_with_the_eigenvalue_value(monkeypatch, broken, problem):
+    """A complex, negative or non-finite scipy.linalg.sqrtm result (seen on rank-deficient covariances
+    with some scipy versions) is never returned silently: a warning names it and the eigenvalue value."""
+    import scipy.linalg
+
+    from converter.fvd.distance import frechet_distance, frechet_report
+
+    a, b = _rank_deficient_pair()
+    good = frechet_report(a, b)
+    assert good.problem == "" and good.value == pytest.approx(good.eigenvalue_value, rel=1e-6)
+    real_sqrtm = scipy.linalg.sqrtm
+    monkeypatch.setattr(scipy.linalg, "sqrtm", lambda m, *args, **kw: broken(real_sqrtm(m)))
+    report = frechet_report(a, b)
+    assert problem in report.problem and f"the eigenvalue-based value is {good.eigenvalue_value:.6f}" in report.problem
+    with pytest.warns(RuntimeWarning, match=problem):
+        frechet_distance(a, b)

@@ -32,13 +32,20 @@ def _torchrun(out: Path, *extra: str) -> dict:
 
 
 def test_two_processes_equal_one(tmp_path):
-    """tf and stylegan-v (random offsets seeded per video, not per rank): the same FVD to 1e-12."""
+    """tf and stylegan-v (random offsets seeded per video, not per rank): the same FVD to 1e-12; the
+    streaming ``FVD`` fed each rank's videos (sums all-reduced) equals the one-process ``compute`` to
+    float64 rounding (tf's value is float32-rounded, as TF-GAN's: one float32 step at most)."""
     two = _torchrun(tmp_path / "two.json")
     one = run()
     assert two["world"] == 2 and one["world"] == 1
     assert two["shares"] == [[0, 2, 4, 6], [1, 3, 5]]
     for protocol, value in one["fvd"].items():
         assert value > 0 and two["fvd"][protocol] == pytest.approx(value, rel=1e-12)
+    for protocol, rel in (("tf", 1.2e-7), ("stylegan-v", 1e-12)):
+        want = one["clips"][protocol]
+        assert want > 0 and two["clips"][protocol] == pytest.approx(want, rel=1e-12)
+        assert one["streaming"][protocol] == pytest.approx(want, rel=rel)
+        assert two["streaming"][protocol] == pytest.approx(want, rel=rel)
 
 
 @pytest.mark.slow

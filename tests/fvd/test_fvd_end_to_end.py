@@ -107,4 +107,4 @@ def test_command_writes_statistics_of_videos(tmp_path, video_sets, fvd_weights, 
     stats = load_statistics(tmp_path / "stats.npz")
     assert np.abs(stats.mean - tf_features["real"][:2].mean(axis=0)).max() <= 1e-4
     missing = subprocess.run(command[:5], capture_output=True, text=True)
-    assert missing.returncode == 2 and "give FAKE, or --save-stats PATH" in missing.stderr
+    assert missing.returncode == 2 and "give FAKE, or --save-stats/--save-features PATH" in missing.stderr
