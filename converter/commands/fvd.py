@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from converter.commands.options import add_precision
+from converter.commands.options import add_backend, add_precision
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,6 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=16, help="videos per forward pass (the original: 16)")
     p.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
     add_precision(p)  # only fp32 is the recipe
+    add_backend(p)
     p.add_argument("--seed", type=int, default=0, help="stylegan-v clip offsets (default 0)")
     p.add_argument("--save-stats", type=Path, metavar="PATH", help="write REAL's statistics (.npz) for reuse")
     p.add_argument("--save-fake-stats", type=Path, metavar="PATH", help="write FAKE's statistics (.npz)")
@@ -70,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
         "progress": not (args.quiet or args.json),
     }
     if args.fake is None:
-        stats, _ = side_statistics(args.real, detector=_Detector(None, args.weights, args.device), **options)
+        detector = _Detector(None, args.weights, args.device, args.backend, args.precision)
+        stats, _ = side_statistics(args.real, detector=detector, **options)
         if first:
             stats.save(args.save_stats)
             print(f"wrote {args.save_stats}: {stats.n} videos, protocol {stats.protocol}")
@@ -80,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         args.fake,
         weights=args.weights,
         device=args.device,
+        backend=args.backend,
         save_real=args.save_stats if first else None,
         save_fake=args.save_fake_stats if first else None,
         **options,

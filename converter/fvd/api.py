@@ -37,14 +37,18 @@ class Result:
 class _Detector:
     """Loads the model the first time a side needs features, not for two statistics files."""
 
-    def __init__(self, model, weights, device) -> None:
+    def __init__(self, model, weights, device, backend: str = "eager", precision: str = "fp32") -> None:
         self.model, self.weights, self.device = model, weights, device
+        self.backend, self.precision = backend, precision
 
     def get(self) -> torch.nn.Module:
         if self.model is None:
+            from converter.fast import accelerate
             from converter.fvd.features import default_device, load_detector
+            from converter.precision import prepare
 
-            self.model = load_detector(self.weights, default_device(self.device))
+            model = prepare(load_detector(self.weights, default_device(self.device)), self.precision)
+            self.model = accelerate(model, self.backend, precision=self.precision)
         return self.model
 
 
@@ -92,6 +96,7 @@ def compute(
     batch_size: int = 16,
     device: str | torch.device | None = None,
     precision: str = "fp32",
+    backend: str = "eager",
     seed: int = 0,
     progress: bool = False,
     save_real: str | os.PathLike[str] | None = None,
@@ -100,7 +105,7 @@ def compute(
     """``fvd`` with its provenance; ``save_real``/``save_fake`` write each side's statistics file."""
     start = time.perf_counter()
     protocol = get_protocol(protocol)
-    detector = _Detector(model, weights, device)
+    detector = _Detector(model, weights, device, backend, precision)
     options = {
         "frames": frames,
         "stride": stride,
@@ -143,6 +148,8 @@ def fvd(real, fake, **options) -> float:
     videos/GIFs/frame folders, ``Statistics`` or statistics files (``Statistics.save``); N ≥ 2 each,
     any N (no multiple-of-16 rule). ``options``: ``weights``/``model``, ``protocol`` (``tf``: the original;
     ``stylegan-v``), ``frames``, ``stride``, ``max_videos``, ``batch_size``, ``device``, ``precision``
-    (``fp32``: the recipe), ``seed``, ``progress`` — see ``i3d_features``. A dimensionless float.
+    (``fp32``: the recipe), ``seed``, ``progress`` — see ``i3d_features``; ``backend`` ``eager`` (default, the
+    reference) or ``fast`` (``converter.fast``: OpenVINO on CPU, features within 1e-4, docs/speed.md).
+    A dimensionless float.
     """
     return compute(real, fake, **options).fvd
