@@ -24,6 +24,21 @@ def private_hash_cache(tmp_path_factory: pytest.TempPathFactory):
         os.environ[CACHE_ENV] = before
 
 
+@pytest.fixture(scope="session", autouse=True)
+def eager_backend_by_default(tmp_path_factory: pytest.TempPathFactory):
+    """Commands run eagerly in tests (the fast path exports each new weights file once, ~30 s) unless a test
+    asks for it (tests/fast); its cache goes to a private folder, never the user's."""
+    saved = {name: os.environ.get(name) for name in ("I3D_CONVERTER_BACKEND", "I3D_CONVERTER_HOME")}
+    os.environ["I3D_CONVERTER_BACKEND"] = "eager"
+    os.environ["I3D_CONVERTER_HOME"] = str(tmp_path_factory.mktemp("i3d-converter-home"))
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture(scope="session")
 def kinetics_dir() -> Path:
     """``../shared/kinetics-i3d`` (or ``$KINETICS_I3D_DIR``); an error in CI, a skip elsewhere."""

@@ -67,5 +67,5 @@ def load_model(
     if fast:
         from converter.fast import accelerate
 
-        return accelerate(model)
+        return accelerate(model, "fast")
     return model

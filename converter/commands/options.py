@@ -44,8 +44,8 @@ def add_backend(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--backend",
         choices=("fast", "eager"),
-        default="fast",
-        help="fast (default): on CPU in fp32, OpenVINO runs the verified ONNX export, made once per weights and "
-        "endpoint in $I3D_CONVERTER_HOME/fast (logits within 5e-5 of eager); eager: PyTorch, the reference. "
-        "GPUs and bf16 always run eager; without the cpu-fast extra, eager with a one-line note",
+        help="fast (default, or $I3D_CONVERTER_BACKEND): on CPU in fp32, OpenVINO runs the verified ONNX "
+        "export, made once per weights and endpoint in $I3D_CONVERTER_HOME/fast (logits within 5e-5 of eager); "
+        "eager: PyTorch, the reference. GPUs and bf16 always run eager; without the cpu-fast extra, eager with "
+        "a one-line note",
     )

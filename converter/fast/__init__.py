@@ -6,6 +6,6 @@ once per weights and endpoint under ``<cache_home()>/fast/`` (``converter.user_c
 against the eager model before first use. Measured speeds and rounding: docs/speed.md.
 """
 
-from converter.fast.model import BACKENDS, FastI3D, accelerate, fast_available
+from converter.fast.model import BACKENDS, FastI3D, accelerate, default_backend, fast_available
 
-__all__ = ["BACKENDS", "FastI3D", "accelerate", "fast_available"]
+__all__ = ["BACKENDS", "FastI3D", "accelerate", "default_backend", "fast_available"]

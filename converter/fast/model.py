@@ -26,6 +26,7 @@ from converter.models import i3d_spec as spec
 from converter.models.input_range import model_input
 
 BACKENDS = ("fast", "eager")
+BACKEND_ENV = "I3D_CONVERTER_BACKEND"  # the default when --backend is not given (unset: fast)
 EXTRA = "pip install 'i3d-converter[cpu-fast]'"
 _noticed: set[str] = set()
 
@@ -44,6 +45,18 @@ def fast_available() -> str | None:
     except ImportError as err:
         return f"{err.name or err} is not installed"
     return None
+
+
+def default_backend() -> str:
+    """``$I3D_CONVERTER_BACKEND`` (fast or eager) when set, else ``fast``; another value is a ConversionError."""
+    import os
+
+    from converter.errors import ConversionError
+
+    value = os.environ.get(BACKEND_ENV, "").strip().lower() or "fast"
+    if value not in BACKENDS:
+        raise ConversionError(None, f"${BACKEND_ENV}={value!r}: choose {' or '.join(BACKENDS)}")
+    return value
 
 
 def openvino_runner(path: Path, threads: int | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -145,10 +158,11 @@ class FastI3D(nn.Module):
 
 
 def accelerate(
-    model: nn.Module, backend: str = "fast", *, precision: str = "fp32", log: Callable[[str], None] = _stderr
+    model: nn.Module, backend: str | None = None, *, precision: str = "fp32", log: Callable[[str], None] = _stderr
 ) -> nn.Module:
-    """``model`` for inference with ``backend``: ``fast`` wraps every CPU fp32 I3D in it (one ``InceptionI3d``,
-    or each stream of a fine-tuned ``StreamSum``) in ``FastI3D``; ``eager`` returns it as it is.
+    """``model`` for inference with ``backend`` (None: ``default_backend()``): ``fast`` wraps every CPU fp32
+    I3D in it (one ``InceptionI3d``, or each stream of a fine-tuned ``StreamSum``) in ``FastI3D``; ``eager``
+    returns it as it is.
 
     The fast path applies to CPU and ``fp32``/``tf32`` (on CPU both are IEEE float32); on other devices or
     in ``bf16`` the model is returned unchanged. Without the ``cpu-fast`` extra it is returned unchanged too,
@@ -156,6 +170,7 @@ def accelerate(
     """
     from converter.models.i3d import InceptionI3d
 
+    backend = backend or default_backend()
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if backend == "eager" or precision == "bf16":

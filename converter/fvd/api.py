@@ -37,7 +37,7 @@ class Result:
 class _Detector:
     """Loads the model the first time a side needs features, not for two statistics files."""
 
-    def __init__(self, model, weights, device, backend: str = "eager", precision: str = "fp32") -> None:
+    def __init__(self, model, weights, device, backend: str | None = "eager", precision: str = "fp32") -> None:
         self.model, self.weights, self.device = model, weights, device
         self.backend, self.precision = backend, precision
 
@@ -96,7 +96,7 @@ def compute(
     batch_size: int = 16,
     device: str | torch.device | None = None,
     precision: str = "fp32",
-    backend: str = "eager",
+    backend: str | None = "eager",
     seed: int = 0,
     progress: bool = False,
     save_real: str | os.PathLike[str] | None = None,
