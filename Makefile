@@ -9,7 +9,7 @@ CHECKPOINTS ?= checkpoints
 CRICKET     ?= data
 OFFICIAL    := rgb_imagenet rgb_scratch flow_imagenet flow_scratch rgb_scratch_kin600
 
-.PHONY: venv convert fetch cricket test lint parity fuzz finetune-e2e bench clean
+.PHONY: venv convert fetch cricket test lint parity fuzz finetune-e2e bench bench-gpu clean
 
 venv: $(STAMP)
 
@@ -69,6 +69,10 @@ bench: $(STAMP)
 	$(PY) -m pytest benchmarks --benchmark-only --benchmark-json=benchmarks/results.json
 	rm -f benchmarks/conversion.json benchmarks/fvd.json  # later single-benchmark runs; this run has its own
 	$(PY) benchmarks/make_results.py benchmarks/results.json > benchmarks/RESULTS.md
+
+# Every GPU figure in one run (H100/H200, a few minutes): benchmarks/gpu_bench.json and GPU_RESULTS.md
+bench-gpu: $(STAMP)
+	$(PY) -m benchmarks.gpu_bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .benchmarks
