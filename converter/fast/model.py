@@ -129,7 +129,16 @@ class FastI3D(nn.Module):
                 from converter.fvd.features import weights_sha256
 
                 self._sha256 = weights_sha256(self.eager)
-            path = cached_onnx(self.eager, self._sha256, endpoint, openvino_runner, self._log)
+            try:
+                path = cached_onnx(self.eager, self._sha256, endpoint, openvino_runner, self._log)
+            except OSError as err:
+                from converter.errors import ConversionError
+
+                raise ConversionError(
+                    getattr(err, "filename", None),
+                    f"cannot write the fast path's cache ({err.strerror or err}): set $I3D_CONVERTER_HOME to a "
+                    "writable folder, or use --backend eager",
+                ) from None
             self._runners[endpoint] = openvino_runner(path)
         return self._runners[endpoint]
 

@@ -82,3 +82,14 @@ def test_a_file_openvino_gets_wrong_is_never_cached(eager_model, tmp_path, monke
     with pytest.raises(ConversionError, match="OpenVINO differs from the eager model"):
         artifacts.cached_onnx(eager_model, "00" * 32, "Conv3d_1a_7x7", off_by_1e3, log=lambda line: None)
     assert list((tmp_path / "fast").iterdir()) == []
+
+
+def test_an_unwritable_cache_is_one_clear_error(eager_model, tmp_path, monkeypatch) -> None:
+    from converter.errors import ConversionError
+    from converter.fast import FastI3D
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("I3D_CONVERTER_HOME", str(blocker))
+    with torch.no_grad(), pytest.raises(ConversionError, match=r"cannot write the fast path's cache .*--backend eager"):
+        FastI3D(eager_model, log=lambda line: None).endpoints(torch.zeros(1, 3, 5, 30, 31), ["Conv3d_1a_7x7"])
