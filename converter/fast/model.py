@@ -98,6 +98,15 @@ class FastI3D(nn.Module):
                 raise
             return getattr(self._modules["eager"], name)
 
+    @property
+    def check_input_range(self) -> bool:
+        """The eager model's switch (``model.check_input_range = False`` sets it there, for both paths)."""
+        return self.eager.check_input_range
+
+    @check_input_range.setter
+    def check_input_range(self, value: bool) -> None:
+        self.eager.check_input_range = value
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Time-averaged logits (B, num_classes) of a (B, C, T, H, W) clip."""
         return self.endpoints(x, ["Logits"])["Logits"]

@@ -52,6 +52,20 @@ def test_the_eager_checks_still_refuse_bad_input(fast_model) -> None:
         fast_model(_clip((1, 2, 9, 224, 224), 0))
 
 
+def test_check_input_range_switch_is_the_eager_models(eager_model, fast_model) -> None:
+    x = _clip((1, 3, 5, 30, 31), 9) * 1.5  # outside [-1, 1]
+    try:
+        fast_model.check_input_range = False
+        assert eager_model.check_input_range is False
+        with torch.no_grad():
+            fast_model.endpoints(x, ["Conv3d_1a_7x7"])  # no error: the check is off on both paths
+            fast_model.endpoints(x.requires_grad_(True), ["Conv3d_1a_7x7"])
+    finally:
+        fast_model.check_input_range = True
+    with torch.no_grad(), pytest.raises(ValueError, match="expected \\[-1, 1\\]"):
+        fast_model.endpoints(x.detach(), ["Conv3d_1a_7x7"])
+
+
 def test_what_it_does_not_cover_runs_eager_exactly(eager_model, fast_model) -> None:
     """Gradients and sizes under the export's range go to the eager model: bit-identical results."""
     x = _clip((1, 3, 5, 30, 31), 5).requires_grad_(True)
