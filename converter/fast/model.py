@@ -1,9 +1,10 @@
 """``FastI3D``: an eager I3D whose CPU fp32 inference runs in OpenVINO, with the eager model's contract.
 
-Same call, same checks: ``model(x)`` and ``model.endpoints(x, names)`` take (B, C, T, H, W) floats in
+Same call, same checks: ``model(x)`` and ``model.endpoints(x, [name])`` take (B, C, T, H, W) floats in
 [-1, 1] or uint8 pixels (mapped by x / 127.5 − 1), refuse the same inputs with the same messages,
 and return the same shapes. Anything the fast path does not cover — gradients, autocast (bf16), a
-non-CPU device, training mode, other dtypes, sizes outside the export's dynamic range — runs the
+non-CPU device, training mode, other dtypes, sizes outside the export's dynamic range, several
+endpoints at once (each would need its own export: ``visualize activations``) — runs the
 wrapped eager model (``model.eager``), which stays the reference. Every other attribute (labels,
 metadata, ``num_classes`` …) is the eager model's.
 
@@ -163,7 +164,7 @@ class FastI3D(nn.Module):
             and x.dtype in (torch.float32, torch.uint8)
             and not torch.is_autocast_enabled("cpu")
             and not (torch.is_grad_enabled() and (x.requires_grad or parameter.requires_grad))
-            and bool(names)
+            and len(names) == 1  # several (visualize): one export each would cost more than it saves
         )
 
     @staticmethod
