@@ -7,6 +7,7 @@ import pytest
 import torch
 
 
+@pytest.mark.slow  # a second full export (~30 s quiet, minutes on a loaded machine): `pytest -m slow tests/fast`
 def test_features_within_1e4_relative_and_cached_once(eager_model, fast_model, tmp_path, monkeypatch) -> None:
     """Mixed_5c (the ``features`` default): exported and checked on first use with one message, then
     read from the cache by a new wrapper without exporting again."""
