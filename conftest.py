@@ -25,15 +25,18 @@ def private_hash_cache(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def private_user_cache(tmp_path_factory: pytest.TempPathFactory):
-    """Tests never read or fill the user's weights cache (``$I3D_CONVERTER_HOME``): an empty one of their own."""
-    before = os.environ.get("I3D_CONVERTER_HOME")
-    os.environ["I3D_CONVERTER_HOME"] = str(tmp_path_factory.mktemp("user-cache"))
+def eager_backend_by_default(tmp_path_factory: pytest.TempPathFactory):
+    """Commands run eagerly in tests (the fast path exports each new weights file once, ~30 s) unless a test
+    asks for it (tests/fast); its cache goes to a private folder, never the user's."""
+    saved = {name: os.environ.get(name) for name in ("I3D_CONVERTER_BACKEND", "I3D_CONVERTER_HOME")}
+    os.environ["I3D_CONVERTER_BACKEND"] = "eager"
+    os.environ["I3D_CONVERTER_HOME"] = str(tmp_path_factory.mktemp("i3d-converter-home"))
     yield
-    if before is None:
-        del os.environ["I3D_CONVERTER_HOME"]
-    else:
-        os.environ["I3D_CONVERTER_HOME"] = before
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

@@ -62,9 +62,14 @@ def _converted(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     return state, {key: str(value) for key, value in metadata(the_plan, str(path), "").items()}
 
 
-def load_model(path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> torch.nn.Module:
+def load_model(
+    path: str | os.PathLike[str], *, device: str | torch.device = "cpu", fast: bool = False
+) -> torch.nn.Module:
     """The eval-mode model a weights file's metadata describes (or, for another file, the mapping that fits it:
-    ``read_weights``), with its weights loaded strictly."""
+    ``read_weights``), with its weights loaded strictly.
+
+    ``fast=True``: an I3D on CPU comes wrapped in ``converter.fast.FastI3D`` (OpenVINO runs its fp32
+    inference; same call and checks, logits within 5e-5 of eager; docs/speed.md)."""
     state, meta = read_weights(path)
     config: dict[str, Any] = json.loads(meta.get("config", "{}"))
     try:
@@ -83,4 +88,9 @@ def load_model(path: str | os.PathLike[str], *, device: str | torch.device = "cp
     else:
         model.labels = label_map(model.num_classes) if meta["architecture"] == "i3d" else None
     model.metadata = meta
-    return model.to(device).eval()
+    model = model.to(device).eval()
+    if fast:
+        from converter.fast import accelerate
+
+        return accelerate(model, "fast")
+    return model

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from converter.choices import FLOW_METHODS, RECIPE_FLOW_METHODS
-from converter.commands.options import add_autorotate, add_precision, add_weights
+from converter.commands.options import add_autorotate, add_backend, add_precision, add_weights
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
     add_precision(p)
+    add_backend(p)
     add_autorotate(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=run)
@@ -57,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from converter.errors import ConversionError
+    from converter.fast import accelerate
     from converter.precision import prepare
     from converter.video.classify import classify
     from converter.video.streams import load_streams
@@ -68,7 +70,10 @@ def run(args: argparse.Namespace) -> int:
     streams = tuple(loaded)
     stream_name = "joint" if len(streams) > 1 else streams[0]
     paths = {s: path for s, (path, _) in loaded.items()}
-    models = {s: prepare(model, args.precision) for s, (_, model) in loaded.items()}
+    models = {
+        s: accelerate(prepare(model, args.precision), args.backend, precision=args.precision)
+        for s, (_, model) in loaded.items()
+    }
     start = time.perf_counter()
     result = classify(
         args.video,

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from converter.commands.options import add_precision, add_weights
+from converter.commands.options import add_backend, add_precision, add_weights
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,11 +26,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     add_precision(p)
+    add_backend(p)
     p.add_argument("--json", type=Path, help="also write the scores and confusion matrix here")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from converter.fast import accelerate
     from converter.finetune import distributed
     from converter.finetune.data import ClipDataset, check_clip_size, find_clips
     from converter.finetune.evaluate import eval_loader, evaluate
@@ -47,7 +49,9 @@ def run(args: argparse.Namespace) -> int:
         dataset = ClipDataset(clips, streams, args.clip_frames, args.crop, train=False)
         loader = eval_loader(dataset, context, args.batch_size, args.workers)
         with precision(args.precision, context.device):
-            tally = evaluate(prepare(model.to(context.device), args.precision), loader, len(labels), context)
+            ready = prepare(model.to(context.device), args.precision)
+            ready = accelerate(ready, args.backend, precision=args.precision)
+            tally = evaluate(ready, loader, len(labels), context)
     finally:
         distributed.stop(context)
     if not context.main:

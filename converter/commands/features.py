@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from converter.choices import FLOW_METHODS
-from converter.commands.options import add_autorotate, add_precision, add_weights
+from converter.commands.options import add_autorotate, add_backend, add_precision, add_weights
 
 ENDPOINT_HELP = "Conv3d_1a_7x7 … Mixed_5b, Mixed_5c (default), Logits"
 
@@ -51,6 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
     add_precision(p)
+    add_backend(p)
     add_autorotate(p)
     p.add_argument("--force", action="store_true", help="redo videos already done")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -60,6 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from converter.fast import accelerate
     from converter.precision import prepare
     from converter.video.features import FeatureSettings, extract
     from converter.video.streams import load_streams
@@ -78,7 +80,10 @@ def run(args: argparse.Namespace) -> int:
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     loaded = load_streams(args.weights, args.stream, device=device)
     stream = "joint" if len(loaded) > 1 else next(iter(loaded))
-    models = {s: prepare(model, args.precision) for s, (_, model) in loaded.items()}
+    models = {
+        s: accelerate(prepare(model, args.precision), args.backend, precision=args.precision)
+        for s, (_, model) in loaded.items()
+    }
     weights = ", ".join(f"{s} {path}" for s, (path, _) in loaded.items())
     print(
         f"{stream} stream, weights {weights} on {device} in {args.precision}: {settings.endpoint}, "

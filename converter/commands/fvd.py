@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from converter.commands.options import add_precision
+from converter.commands.options import add_backend, add_precision
 from converter.fvd.kvd import SUBSET_SIZE, SUBSETS
 from converter.fvd.protocols import NAMED_SOURCE, PROTOCOLS
 
@@ -60,6 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=16, help="videos per forward pass (the original: 16)")
     p.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
     add_precision(p)  # only fp32 is the recipe
+    add_backend(p)
     p.add_argument("--seed", type=int, default=0, help="clip offsets, --max-videos sample, KVD subsets, bootstrap")
     p.add_argument(
         "--metrics",
@@ -118,7 +119,8 @@ def _measure(args: argparse.Namespace) -> int:
         "value_range": args.value_range,
     }
     if args.fake is None:
-        side = side_data(args.real, detector=_Detector(None, args.weights, args.device), **options)
+        detector = _Detector(None, args.weights, args.device, args.backend, args.precision)
+        side = side_data(args.real, detector=detector, **options)
         if first:
             for path, write in (
                 (args.save_stats, lambda p: as_statistics(side, args.protocol).save(p)),
@@ -137,6 +139,7 @@ def _measure(args: argparse.Namespace) -> int:
         subsets=args.subsets,
         subset_size=args.subset_size,
         bootstrap=args.bootstrap,
+        backend=args.backend,
         save_real=args.save_stats if first else None,
         save_fake=args.save_fake_stats if first else None,
         save_real_features=args.save_features if first else None,

@@ -37,3 +37,15 @@ def add_autorotate(p: argparse.ArgumentParser) -> None:
         action="store_false",
         help="keep frames as stored (default: apply the video's display rotation / the images' EXIF orientation)",
     )
+
+
+def add_backend(p: argparse.ArgumentParser) -> None:
+    """``--backend fast|eager`` for commands whose model only infers (``converter.fast``)."""
+    p.add_argument(
+        "--backend",
+        choices=("fast", "eager"),
+        help="fast (default, or $I3D_CONVERTER_BACKEND): on CPU in fp32, OpenVINO runs the verified ONNX "
+        "export, made once per weights and endpoint in $I3D_CONVERTER_HOME/fast (logits within 5e-5 of eager); "
+        "eager: PyTorch, the reference. GPUs and bf16 always run eager; without the cpu-fast extra, eager with "
+        "a one-line note",
+    )

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from converter.choices import FLOW_METHODS
-from converter.commands.options import add_autorotate, add_precision, add_weights
+from converter.commands.options import add_autorotate, add_backend, add_precision, add_weights
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--flow-method", choices=FLOW_METHODS, default="tvl1", help="tvl1 is the recipe")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     add_precision(p)
+    add_backend(p)
     add_autorotate(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=run)
@@ -37,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from converter.errors import ConversionError
+    from converter.fast import accelerate
     from converter.finetune.data import check_clip_size
     from converter.finetune.model import load_finetuned
     from converter.finetune.predict import clip_arrays, predict
@@ -49,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     check_clip_size(args.clip_frames or MIN_FRAMES, args.crop)
     model, labels = load_finetuned(args.weights)
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    model = prepare(model.to(device), args.precision)
+    model = accelerate(prepare(model.to(device), args.precision), args.backend, precision=args.precision)
     orientation = Orientation()
     arrays = clip_arrays(
         args.clip,

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from converter.choices import FLOW_METHODS
-from converter.commands.options import add_autorotate, add_precision
+from converter.commands.options import add_autorotate, add_backend, add_precision
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     activations.add_argument("--fps", type=float, default=25.0, help="sample rate in frames/s (the recipe: 25)")
     activations.add_argument("--flow-method", choices=FLOW_METHODS, default="tvl1", help="flow weights only")
     add_precision(activations)
+    add_backend(activations)
     add_autorotate(activations)
     for parser in (filters, activations):
         parser.add_argument(
@@ -42,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from converter.fast import accelerate
     from converter.precision import prepare
     from converter.video.streams import default_weights, load_stream
     from converter.video.visualize import save_activations, save_filters
@@ -54,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     results = save_activations(
         args.video,
-        prepare(model, args.precision),
+        accelerate(prepare(model, args.precision), args.backend, precision=args.precision),
         stream,
         args.endpoints,
         args.out,

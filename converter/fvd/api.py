@@ -52,14 +52,18 @@ class Result:
 class _Detector:
     """Loads the model the first time a side needs features, not for two statistics files."""
 
-    def __init__(self, model, weights, device) -> None:
+    def __init__(self, model, weights, device, backend: str | None = "eager", precision: str = "fp32") -> None:
         self.model, self.weights, self.device = model, weights, device
+        self.backend, self.precision = backend, precision
 
     def get(self) -> torch.nn.Module:
         if self.model is None:
+            from converter.fast import accelerate
             from converter.fvd.features import default_device, load_detector
+            from converter.precision import prepare
 
-            self.model = load_detector(self.weights, default_device(self.device))
+            model = prepare(load_detector(self.weights, default_device(self.device)), self.precision)
+            self.model = accelerate(model, self.backend, precision=self.precision)
         return self.model
 
 
@@ -127,6 +131,7 @@ def compute(
     batch_size: int = 16,
     device: str | torch.device | None = None,
     precision: str = "fp32",
+    backend: str | None = "eager",
     seed: int = 0,
     progress: bool = False,
     value_range: str = "0-255",
@@ -147,7 +152,7 @@ def compute(
     protocol = get_protocol(protocol)
     names = parse_metrics(metrics)
     options = MetricOptions(subsets, subset_size, bootstrap, seed)
-    detector = _Detector(model, weights, device)
+    detector = _Detector(model, weights, device, backend, precision)
     extraction = {
         "frames": frames,
         "stride": stride,
@@ -239,7 +244,9 @@ def fvd(real, fake, **options) -> float:
     N ≥ 2 each, any N (no multiple-of-16 rule). ``options``: ``weights``/``model``, ``protocol`` (``tf``:
     the original; ``stylegan-v``, ``fvd2048_16f``, ``fvd2048_128f``, ``fvd2048_128f_subsample8f``),
     ``frames``, ``stride``, ``max_videos``, ``batch_size``, ``device``, ``precision`` (``fp32``: the
-    recipe), ``seed``, ``progress`` — see ``i3d_features`` and ``compute``. A dimensionless float.
+    recipe), ``seed``, ``progress``, ``backend`` (``eager``, the default and the reference, or ``fast``:
+    ``converter.fast``, OpenVINO on CPU, features within 1e-4, docs/speed.md) — see ``i3d_features`` and
+    ``compute``. A dimensionless float.
     """
     value = compute(real, fake, **options).fvd
     if value is None:

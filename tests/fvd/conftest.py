@@ -54,11 +54,16 @@ def fvd_weights(tfhub_module, tmp_path_factory):
     return path
 
 
-@pytest.fixture(scope="session")
-def detector(fvd_weights):
+@pytest.fixture(scope="session", params=["eager", "fast"])
+def detector(request, fvd_weights):
+    """The detector on each backend: every FVD exactness test holds for the fast path too (its export is
+    shared with tests/fast: the same weights)."""
+    from converter.fast import FastI3D, accelerate
     from converter.fvd import load_detector
 
-    return load_detector(fvd_weights)
+    model = accelerate(load_detector(fvd_weights), request.param, log=lambda line: None)
+    assert isinstance(model, FastI3D) == (request.param == "fast"), "the cpu-fast extra is missing: `make venv`"
+    return model
 
 
 @pytest.fixture(scope="session")

@@ -120,12 +120,30 @@ def test_opencv4_warp_rounds_coordinates_to_a_32nd_pixel():
     assert np.abs(unrounded[0, 0].numpy() - expected).max() > 0.01  # the rounding is visible
 
 
+@pytest.mark.parametrize("median", [tvl1.median5, tvl1.median5_network])
 @pytest.mark.parametrize("size", [(5, 5), (7, 9), (40, 53)])
-def test_median_is_exactly_cv2_median_blur(size):
+def test_median_is_exactly_cv2_median_blur(size, median):
     image = grey(*size)
     image[: size[0] // 2] = np.round(image[: size[0] // 2] / 64)  # ties as well
-    ours = tvl1.median5(torch.from_numpy(image)[None, None])[0, 0].numpy()
+    ours = median(torch.from_numpy(image)[None, None])[0, 0].numpy()
     assert np.array_equal(ours, cv2.medianBlur(image, 5))
+
+
+def test_median_on_cpu_is_bit_identical_to_the_network():
+    """The CPU path (OpenCV, image by image) and the network (any device) give the same values on a
+    [B, 2, H, W] flow batch, non-contiguous, with ties, negative zeros and tiny values; the same bits
+    except the sign of some zeros (min/max of +0 and -0 may return either; the CPU path's are OpenCV's)."""
+    rng = np.random.default_rng(4)
+    flow = (rng.standard_normal((3, 2, 37, 61)) * 3).astype(np.float32)
+    flow[0] = np.round(flow[0])  # ties
+    flow[1, 0, :5] = -0.0
+    flow[2, 1, :, :7] = rng.standard_normal((37, 7)).astype(np.float32) * 1e-38
+    x = torch.from_numpy(flow).transpose(-1, -2)  # non-contiguous
+    fast, network = tvl1.median5(x), tvl1.median5_network(x)
+    assert fast.shape == network.shape == x.shape
+    assert torch.equal(fast, network)
+    differ = fast.view(torch.int32) != network.contiguous().view(torch.int32)
+    assert bool((fast[differ] == 0).all())
 
 
 # ---------------------------------------------------------------- whole flows
