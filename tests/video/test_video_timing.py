@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +75,7 @@ def test_25_fps_takes_the_frame_on_screen_at_each_output_time(clips):
 def test_timestamps_are_the_frames_own(clips):
     native = list(iter_timed_frames(clips["ntsc"], None))
     assert [t.start for t in native] == [n / NTSC for n in range(9)]
-    assert all(a.end == b.start for a, b in zip(native, native[1:], strict=False))
+    assert all(a.end == b.start for a, b in pairwise(native))
     at_25 = list(iter_timed_frames(clips["30"], 25))
     assert [(t.start, t.end) for t in at_25] == [(Fraction(k, 25), Fraction(k + 1, 25)) for k in range(8)]
 
