@@ -18,6 +18,7 @@ from a killed owner.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -49,8 +50,10 @@ def pid_alive(pid: int) -> bool:
 class Claims:
     """The claims this process holds in one output folder, kept fresh by a heartbeat thread."""
 
-    def __init__(self, out_dir: Path, stale_seconds: float = STALE_SECONDS) -> None:
-        self.out_dir, self.stale_seconds = out_dir, stale_seconds
+    def __init__(self, out_dir: Path, pid: int | None = None, stale_seconds: float = STALE_SECONDS) -> None:
+        """``pid``: the process whose life the claims follow (default: this one; decoding workers pass
+        their parent's, since the parent writes the outputs and the workers die with it)."""
+        self.out_dir, self.pid, self.stale_seconds = out_dir, pid or os.getpid(), stale_seconds
         self.held: dict[str, str] = {}  # name -> token
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -65,7 +68,7 @@ class Claims:
         path.parent.mkdir(parents=True, exist_ok=True)
         for _ in range(3):
             token = secrets.token_hex(8)
-            record = json.dumps({"host": HOST, "pid": os.getpid(), "token": token, "since": time.time()})
+            record = json.dumps({"host": HOST, "pid": self.pid, "token": token, "since": time.time()})
             try:
                 fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
@@ -80,6 +83,17 @@ class Claims:
             remove_temporaries(self.out_dir, name)
             return True
         return False
+
+    def adopt(self, name: str, token: str) -> None:
+        """Hold a claim another process of this job made (``handover``), keeping it fresh."""
+        with self._lock:
+            self.held[name] = token
+        self._start_heartbeat()
+
+    def handover(self, name: str) -> str:
+        """Stop holding ``name`` without removing its claim; its token, for ``adopt``."""
+        with self._lock:
+            return self.held.pop(name, "")
 
     def release(self, name: str) -> None:
         path = self.path(name)
@@ -104,10 +118,8 @@ class Claims:
         except FileNotFoundError:
             return True  # someone else removed it: try again
         if _read(grabbed).get("token") != owner.get("token"):  # a fresh claim made meanwhile: put it back
-            try:
+            with contextlib.suppress(FileExistsError):
                 os.link(grabbed, path)
-            except FileExistsError:
-                pass
         grabbed.unlink(missing_ok=True)
         return True
 
@@ -132,10 +144,8 @@ class Claims:
             with self._lock:
                 paths = [self.path(name) for name in self.held]
             for path in paths:
-                try:
+                with contextlib.suppress(OSError):
                     os.utime(path)
-                except OSError:
-                    pass
 
 
 def remove_temporaries(out_dir: Path, name: str) -> None:

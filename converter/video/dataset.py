@@ -38,7 +38,7 @@ class Entry:
 
 
 def expand(inputs: Sequence[str | os.PathLike[str]]) -> list[Entry]:
-    """Every video of ``inputs`` (files, folders, ``@list.txt``), sorted by output name (module doc).
+    """Every video of ``inputs`` (files, folders, ``@list.txt``), in order (module doc).
 
     Raises ConversionError for a missing input or list, an empty folder, or two videos with one name.
     A path named in a list that is missing is kept: it fails like a broken video, the others go on.
@@ -101,8 +101,7 @@ def _unique(entries: list[Entry]) -> list[Entry]:
         other = seen.setdefault(entry.name, entry.source)
         if other != entry.source:
             raise ConversionError(entry.source, f"same output name {entry.name!r} as {other}; rename one of them")
-    unique = {entry.name: entry for entry in entries}
-    return [unique[name] for name in sorted(unique)]
+    return list({entry.name: entry for entry in entries}.values())
 
 
 def parse_shard(text: str | None, environ: Mapping[str, str] = os.environ) -> tuple[int, int]:
