@@ -170,6 +170,7 @@ def extract(
         num_workers=workers,
         worker_init_fn=worker_init if workers else None,
         prefetch_factor=2 if workers else None,
+        multiprocessing_context="spawn" if workers else None,  # fork after torch's threads can hang
     )
     bar = _progress(len(entries), progress)
     try:

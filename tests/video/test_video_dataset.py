@@ -56,7 +56,8 @@ def test_a_list_names_paths_relative_to_its_folder(tmp_path):
 def test_shares_cover_every_video_once():
     entries = [Entry(None, str(i)) for i in range(11)]
     assert parse_shard("1/3", {}) == (1, 3) and parse_shard(None, {}) == (0, 1)
-    assert parse_shard(None, {"SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_MIN": "3"}) == (2, 4)
+    slurm = {"SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_MIN": "3"}
+    assert parse_shard(None, slurm) == (2, 4)
     for bad in ("3/3", "x", "1/0", "-1/2"):
         with pytest.raises(ConversionError, match="--shard must be I/N"):
             parse_shard(bad, {})

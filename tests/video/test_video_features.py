@@ -17,8 +17,8 @@ from converter.cli import main
 from converter.errors import ConversionError
 from converter.models.i3d_spec import endpoint_size
 from converter.video.clips import batch_tensor
-from converter.video.decode import iter_frames
 from converter.video.dataset import expand
+from converter.video.decode import iter_frames
 from converter.video.features import FeatureSettings, Log, extract, iter_features
 from converter.video.flow import flow_clip
 from converter.video.transforms import loop_pad, rgb_clip
