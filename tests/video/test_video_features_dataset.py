@@ -88,7 +88,8 @@ def test_ten_crop_rows_are_the_single_crops(dataset, tmp_path):
     np.testing.assert_allclose(rows[0], expected, rtol=1e-4, atol=1e-5)
     assert not np.allclose(rows[0, 0], rows[0, 5])  # a corner and its mirror differ
     one = tmp_path / "one"
-    extract([video], dataset["model"], "rgb", one, FeatureSettings(ENDPOINT, clip=7, stride=7, fps=None), progress=False)
+    single = FeatureSettings(ENDPOINT, clip=7, stride=7, fps=None)
+    extract([video], dataset["model"], "rgb", one, single, progress=False)
     np.testing.assert_allclose(np.load(one / "a.npy")[0], rows[0, 4], rtol=1e-4, atol=1e-5)  # the centre view
 
 
