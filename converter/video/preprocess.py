@@ -79,11 +79,15 @@ class Item:
     name: str
     split: str = SPLITS[0]
 
+    flat: bool = False  # a video given as such (file, folder, @list): outputs in <output>/<name>/
+
     @property
     def key(self) -> str:
-        return f"{self.label}/{self.name}"
+        return self.name if self.flat else f"{self.label}/{self.name}"
 
     def out_dir(self, output: Path, split: str | None = None) -> Path:
+        if self.flat:
+            return output / self.name
         return output / self.kind / "pre-processed" / (split or self.split) / self.label / self.name
 
 
@@ -153,6 +157,38 @@ def preprocess(
     bar = _progress(len(items), progress)
     try:
         for outcome in _run(items, output, settings, force, workers):
+            summary.outcomes.append(outcome)
+            bar.update(1)
+    finally:
+        bar.close()
+    order = {item: index for index, item in enumerate(items)}
+    summary.outcomes.sort(key=lambda o: order[o.item])
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def preprocess_videos(
+    inputs: list[str | os.PathLike[str]],
+    output: str | os.PathLike[str],
+    settings: Settings | None = None,
+    *,
+    workers: int = 1,
+    force: bool = False,
+    progress: bool = True,
+) -> Summary:
+    """Pre-process videos given as files, folders (searched recursively) or ``@list.txt`` into
+    ``output/<name>/`` (``name`` mirrors the video's path, see ``dataset.expand``); no classes, no split."""
+    from converter.video.dataset import expand
+
+    start = time.perf_counter()
+    settings = settings or Settings()
+    if workers < 1:
+        raise ConversionError(None, f"workers must be at least 1, got {workers}")
+    items = [Item(e.source, "videos", "", e.name, flat=True) for e in expand(inputs)]
+    summary = Summary(workers=workers, flow_method=settings.flow_method)
+    bar = _progress(len(items), progress)
+    try:
+        for outcome in _run(items, Path(output), settings, force, workers):
             summary.outcomes.append(outcome)
             bar.update(1)
     finally:
@@ -287,8 +323,8 @@ def _compute(item: Item, out_dir: Path, settings: Settings) -> Outcome:
     if flow_frames != frames:  # only if the file changed between the two passes
         raise ConversionError(item.source, f"decoded {decoded} frames, then {source.count}")
     meta = {
-        "clip": f"{item.kind}/raw/{item.label}/{item.source.name}",
-        "split": item.split,
+        "clip": str(item.source) if item.flat else f"{item.kind}/raw/{item.label}/{item.source.name}",
+        "split": None if item.flat else item.split,
         "frames": frames,
         "decoded_frames": decoded,
         "rotation": source.orientation.describe(),
