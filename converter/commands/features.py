@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
                 for r, lines in enumerate(everyone):
                     for line in lines:
                         print(f"rank {r}: {line}")
-            totals = torch.tensor([failed])
+            totals = torch.tensor([failed], device=device)  # NCCL reduces on the GPU
             dist.all_reduce(totals)
             failed = int(totals.item())
         else:

@@ -50,7 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from converter.errors import ConversionError
-    from converter.video.preprocess import CLASSES_FILE, KINDS, Settings, preprocess, preprocess_videos
+    from converter.video.preprocess import CLASSES_FILE, KINDS, Settings, preprocess
+    from converter.video.preprocess_videos import preprocess_videos
 
     settings = Settings(
         fps=args.fps or None,

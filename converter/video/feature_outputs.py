@@ -1,5 +1,6 @@
-"""What ``features`` writes for a video: ``<name>.npy`` streamed row by row and ``<name>.json``, both
-atomically (temporary files ``.<name>.*.tmp`` renamed when complete), and the done check.
+"""What ``features`` reports (``Outcome``, ``Summary``) and writes for a video: ``<name>.npy`` streamed
+row by row and ``<name>.json``, both atomically (temporary files ``.<name>.*.tmp`` renamed when
+complete), and the done check.
 
 A video is done when both files are there and the JSON's settings are the current ones; settings
 recorded before an option existed count as that option's default (so older outputs stay done).
@@ -10,12 +11,50 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from converter.errors import ConversionError
 from converter.video.preprocess import _temp
+
+
+@dataclass(frozen=True)
+class Outcome:
+    video: Path
+    status: str  # "done", "skipped", "busy" (another process has it) or "failed"
+    shape: tuple[int, ...] = ()
+    frames: int = 0
+    seconds: float = 0.0
+    reason: str = ""
+    orientation: str = ""
+
+
+@dataclass
+class Summary:
+    outcomes: list[Outcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def of(self, status: str) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == status]
+
+    def lines(self) -> list[str]:
+        done, busy = self.of("done"), self.of("busy")
+        frames, spent = sum(o.frames for o in done), sum(o.seconds for o in done)
+        lines = [
+            f"{o.video}: {o.shape} features of {o.frames} frames in {o.seconds:.1f} s"
+            + (f", frames {o.orientation}" if o.orientation else "")
+            for o in done
+        ]
+        lines.append(
+            f"{len(done)} done, {len(self.of('skipped'))} already done, {len(self.of('failed'))} failed "
+            f"of {len(self.outcomes)} videos in {self.seconds:.1f} s"
+            + (f" ({frames / spent:.1f} frames/s)" if spent else "")
+            + (f", {len(busy)} left to other processes working on them" if busy else "")
+        )
+        return lines + [f"failed: {o.reason}" for o in self.of("failed")]
+
 
 # options added after outputs were first written, and the value older outputs had
 LATER_DEFAULTS = {"crops": 1, "window": "clips", "preset": None}

@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from itertools import islice
+from itertools import islice, tee
 from pathlib import Path
 
 import numpy as np
@@ -141,8 +141,6 @@ def _frames(source: Path, job: Job, stages: Stages, orientation: Orientation) ->
     if len(job.streams) == 1:
         per_stream = [stages.timed("decode" if job.streams[0] == "rgb" else "flow", makers[job.streams[0]](frames))]
     else:
-        from itertools import tee
-
         copies = tee(frames, len(job.streams))
         per_stream = [
             stages.timed("decode" if s == "rgb" else "flow", makers[s](c))
