@@ -6,7 +6,9 @@ but on this CPU it would measure OpenCV alone), one decoding worker per process.
 in alternation, the order reversed every round, each on a fresh output folder; the figures are the
 medians over rounds of videos/s and clips/s (wall time of the whole command, process start included),
 and the per-stage split (decode, flow, model seconds summed over videos from ``manifest.jsonl``).
-Quick mode (``--benchmark-disable``): one tiny video through ``extract`` in this process, once.
+Independent jobs get torch's default thread count (one per core) and torchrun ranks one thread each
+(its ``OMP_NUM_THREADS=1``), as a user starting them would. Quick mode (``--benchmark-disable``): one
+tiny video through ``extract`` in this process, once.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from converter.video import manifest
 from tests.video.samples import moving_shapes, write_random_i3d
 
 ROOT = Path(__file__).resolve().parents[1]
-VIDEOS, FRAMES = 8, 48
+VIDEOS, FRAMES = 6, 32  # about 5 minutes a round on a loaded 2-core machine
 ARGS = ["--endpoint", "Mixed_5c", "--clip", "16", "--stride", "8", "--flow-method", "dis", "--quiet"]
 
 
