@@ -17,9 +17,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(classes listed in DATA/classes.txt) into <kind>/pre-processed/<split>/<class>/<name>/rgb.npy "
         "(T,224,224,3) and flow.npy (T,224,224,2) with the I3D recipe: 25 fps, short side 256 (bilinear), "
         "centre crop 224, RGB x/127.5-1, TV-L1 flow clipped to +-20 and divided by 20. Clips shorter than "
-        "--min-frames are looped. Finished clips are skipped: rerunning resumes an interrupted run.",
+        "--min-frames are looped. Finished clips are skipped: rerunning resumes an interrupted run. "
+        "Videos given otherwise (files, folders without classes.txt searched recursively, @LIST.txt with one path "
+        "per line relative to the list) go to OUTPUT/<path>/rgb.npy, flow.npy, meta.json, with no classes or split.",
     )
-    p.add_argument("data", type=Path, metavar="DATA", help="folder holding classes.txt and videos/ or images/")
+    p.add_argument(
+        "data", nargs="+", metavar="DATA", help="folder holding classes.txt and videos/ or images/; or videos"
+    )
     p.add_argument("--output", type=Path, help="write <kind>/pre-processed/ here instead of under DATA")
     p.add_argument("--fps", type=float, default=25.0, help="sample rate in frames/s; 0 keeps every frame")
     p.add_argument("--folder-fps", type=float, default=25.0, help="frame rate of image folders")
@@ -45,7 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from converter.video.preprocess import Settings, preprocess
+    from converter.errors import ConversionError
+    from converter.video.preprocess import CLASSES_FILE, KINDS, Settings, preprocess
+    from converter.video.preprocess_videos import preprocess_videos
 
     settings = Settings(
         fps=args.fps or None,
@@ -56,8 +62,20 @@ def run(args: argparse.Namespace) -> int:
         max_frames=args.max_frames,
         autorotate=args.autorotate,
     )
+    root = Path(args.data[0])
+    layout = [root / CLASSES_FILE, *(root / kind / "raw" for kind in KINDS)]
+    dataset = len(args.data) == 1 and any(p.exists() for p in layout)
+    if not dataset:
+        if args.output is None:
+            raise ConversionError(None, f"give --output for videos (or a DATA folder holding {CLASSES_FILE})")
+        summary = preprocess_videos(
+            args.data, args.output, settings, workers=args.workers, force=args.force, progress=not args.quiet
+        )
+        for line in summary.lines():
+            print(line)
+        return 1 if summary.of("failed") else 0
     summary = preprocess(
-        args.data,
+        args.data[0],
         args.output,
         settings,
         val_ratio=args.val_ratio,

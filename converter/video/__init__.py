@@ -10,7 +10,11 @@
 - ``preprocess.preprocess(data_dir)``: a whole dataset to ``rgb.npy``/``flow.npy`` files
   (``python -m converter preprocess``);
 - ``classify``, ``features``, ``visualize``: the commands of the same names (``clips``: one decode
-  feeding both streams in bounded windows; ``streams``: which weights file plays which stream).
+  feeding both streams in bounded windows; ``streams``: which weights file plays which stream);
+- ``timing``: which decoded frames a rate gives, from presentation times (exact whatever the container);
+- datasets (``docs/datasets.md``): ``dataset`` (files, folders, @lists, shares), ``inputs`` (decoding
+  workers), ``windows``, ``crops``, ``presets``, ``claims`` and ``manifest`` (several jobs, one folder),
+  ``feature_run``/``feature_outputs`` (the model side and what is written), ``preprocess_videos``.
 
 Nothing is imported here, so importing one piece does not load OpenCV or PyAV for the others.
 """

@@ -9,7 +9,6 @@ video shorter than one window, make one last window starting at the next start, 
 from __future__ import annotations
 
 import os
-from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import tee
@@ -21,7 +20,7 @@ import torch
 from converter.errors import ConversionError
 from converter.video.decode import Orientation, iter_frames
 from converter.video.flow import iter_flow
-from converter.video.transforms import iter_rgb, loop_pad
+from converter.video.transforms import iter_rgb
 
 _T = TypeVar("_T")
 
@@ -63,19 +62,12 @@ def iter_inputs(
 
 def iter_windows(items: Iterable[_T], length: int, stride: int, pad_to: int | None) -> Iterator[Window[_T]]:
     """Windows of ``length`` consecutive items every ``stride`` items, and the tail (see module doc)."""
-    if length < 1 or stride < 1:
-        raise ConversionError(None, f"window length and stride must be at least 1, got {length} and {stride}")
-    held: deque[_T] = deque(maxlen=length)
-    start = count = covered = 0
+    from converter.video.windows import Windows  # it builds on Window
+
+    windows: Windows[_T] = Windows(length, stride, pad_to)
     for item in items:
-        held.append(item)
-        count += 1
-        if count == start + length:
-            yield Window(start, length, list(held))
-            covered, start = count, start + stride
-    if pad_to is not None and covered < count and start < count:
-        tail = list(held)[start - (count - len(held)) :]
-        yield Window(start, len(tail), list(loop_pad(tail, pad_to)))
+        yield from windows.push(item)
+    yield from windows.finish()
 
 
 def batch_tensor(clips: Sequence[Sequence[np.ndarray]], device: str | torch.device = "cpu") -> torch.Tensor:

@@ -1,10 +1,11 @@
 """Frames from a video file (anything PyAV decodes, GIFs included) or a folder of images.
 
-Frames are streamed one at a time, never the whole clip, and resampled to a fixed rate on
-their presentation times: output frame ``k`` (at ``k / fps`` seconds) is the source frame on
-screen at that moment, so 30 fps becomes 25 fps by dropping, 12 fps becomes 25 by repeating,
-and variable-rate clips come out evenly spaced. Times are exact fractions, so a 25 fps clip
-sampled at 25 fps keeps every frame.
+Frames are streamed one at a time, never the whole clip, and selected on their presentation
+times (``timing``): output frame ``k`` (at ``k / fps`` seconds) is the source frame on screen at
+that moment, within half the container's time base, so 30 fps becomes 25 fps by dropping, 12 fps
+becomes 25 by repeating, variable-rate clips come out evenly spaced, and a video read at its own
+rate (``fps`` None, or its rate as a rounded number such as 29.97) gives every frame exactly once
+whatever its container (Matroska's millisecond stamps included).
 
 Frames come out upright, as a player shows them: a video's display matrix (phone videos shot
 upright) and an image's EXIF orientation are applied (``orientation``) unless ``autorotate`` is off.
@@ -24,6 +25,7 @@ import numpy as np
 from converter.errors import ConversionError
 from converter.video.orientation import Turn, from_display_matrix, from_exif
 from converter.video.pixels import IMAGE_SUFFIXES, frame_rgb, image_rgb
+from converter.video.timing import Clock, Timed, select
 
 _EXIF_ORIENTATION = 0x0112
 DEFAULT_FPS = 25.0
@@ -63,39 +65,31 @@ def iter_frames(
     EXIF orientation, and ``orientation`` (when given) records what was turned. Raises
     ConversionError for anything that cannot be read, also part way.
     """
+    for timed in iter_timed_frames(path, fps, folder_fps=folder_fps, autorotate=autorotate, orientation=orientation):
+        yield timed.item
+
+
+def iter_timed_frames(
+    path: str | os.PathLike[str],
+    fps: float | None = DEFAULT_FPS,
+    *,
+    folder_fps: float = DEFAULT_FPS,
+    autorotate: bool = True,
+    orientation: Orientation | None = None,
+) -> Iterator[Timed[np.ndarray]]:
+    """``iter_frames`` with each frame's time span in seconds from the first frame (``timing.Timed``)."""
     path = Path(path)
     record = orientation if orientation is not None else Orientation()
+    clock = Clock()
     timed = (
-        _folder_frames(path, folder_fps, autorotate, record)
+        _folder_frames(path, folder_fps, autorotate, record, clock)
         if path.is_dir()
-        else _video_frames(path, autorotate, record)
+        else _video_frames(path, autorotate, record, clock)
     )
-    frames = _same_size(path, timed)
-    if fps is None:
-        yield from (frame for _, _, frame in frames)
-    else:
-        yield from _resample(frames, _positive_fraction(fps, "fps"))
+    yield from select(_same_size(path, timed), None if fps is None else _positive_fraction(fps, "fps"), clock)
 
 
-def _resample(frames: Iterator[_Timed], fps: Fraction) -> Iterator[np.ndarray]:
-    """Hold each frame from its start until the next one starts (the last one for its duration,
-    or one output period when that is unknown)."""
-    k = 0
-    previous: _Timed | None = None
-    for current in frames:
-        if previous is not None:
-            while k / fps < current[0]:
-                yield previous[2]
-                k += 1
-        previous = current
-    if previous is not None:
-        start, duration, frame = previous
-        while k / fps < start + (duration or 1 / fps):
-            yield frame
-            k += 1
-
-
-def _video_frames(path: Path, autorotate: bool, orientation: Orientation) -> Iterator[_Timed]:
+def _video_frames(path: Path, autorotate: bool, orientation: Orientation, clock: Clock) -> Iterator[_Timed]:
     import av
     from av.sidedata.sidedata import Type
 
@@ -105,6 +99,7 @@ def _video_frames(path: Path, autorotate: bool, orientation: Orientation) -> Ite
                 raise ConversionError(path, "no video stream")
             stream = container.streams.video[0]
             period = 1 / stream.average_rate if stream.average_rate else None
+            clock.rate, clock.time_base = stream.average_rate or None, stream.time_base
             first_pts = None
             for index, frame in enumerate(container.decode(stream)):
                 if frame.pts is None or frame.time_base is None:
@@ -128,7 +123,9 @@ def _video_frames(path: Path, autorotate: bool, orientation: Orientation) -> Ite
         raise ConversionError(path, f"cannot read: {err.strerror or err}") from err
 
 
-def _folder_frames(path: Path, fps: float, autorotate: bool, orientation: Orientation) -> Iterator[_Timed]:
+def _folder_frames(
+    path: Path, fps: float, autorotate: bool, orientation: Orientation, clock: Clock
+) -> Iterator[_Timed]:
     from PIL import Image, UnidentifiedImageError
 
     files = sorted(
@@ -137,7 +134,8 @@ def _folder_frames(path: Path, fps: float, autorotate: bool, orientation: Orient
     )
     if not files:
         raise ConversionError(path, f"no frames ({', '.join(IMAGE_SUFFIXES)} files) in this folder")
-    period = 1 / _positive_fraction(fps, "folder fps")
+    clock.rate = _positive_fraction(fps, "folder fps")
+    period = clock.time_base = 1 / clock.rate
     for index, file in enumerate(files):
         try:
             with Image.open(file) as image:

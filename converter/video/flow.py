@@ -99,9 +99,14 @@ def gray(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(resize_short_side(frame), cv2.COLOR_RGB2GRAY)
 
 
-def iter_flow(frames: Iterable[np.ndarray], method: str = RECIPE_METHOD) -> Iterator[np.ndarray]:
+def iter_flow(
+    frames: Iterable[np.ndarray],
+    method: str = RECIPE_METHOD,
+    crop: Callable[[np.ndarray], np.ndarray] = center_crop,
+) -> Iterator[np.ndarray]:
     """float32 (224, 224, 2) flow frames in [-1, 1], one per input uint8 RGB frame (see module doc).
-    tvl1-torch computes pairs in batches, so its flow frames come a batch at a time."""
+    tvl1-torch computes pairs in batches, so its flow frames come a batch at a time. ``crop`` takes
+    the view of the short-side-256 flow (the identity keeps it whole, for ten crops)."""
     if method == TORCH_METHOD:
         import torch
 
@@ -119,15 +124,15 @@ def iter_flow(frames: Iterable[np.ndarray], method: str = RECIPE_METHOD) -> Iter
         grays.append(gray(frame))
         if len(grays) > size:
             for flow in compute(grays[:-1], grays[1:]):
-                last = normalize_flow(center_crop(flow))
+                last = normalize_flow(crop(flow))
                 yield last
             grays = grays[-1:]
     if len(grays) > 1:
         for flow in compute(grays[:-1], grays[1:]):
-            last = normalize_flow(center_crop(flow))
+            last = normalize_flow(crop(flow))
             yield last
     if grays:
-        yield last if last is not None else np.zeros((CROP, CROP, 2), np.float32)
+        yield last if last is not None else crop(np.zeros((*grays[0].shape, 2), np.float32))
 
 
 def flow_clip(frames: Iterable[np.ndarray], method: str = RECIPE_METHOD) -> np.ndarray:

@@ -80,11 +80,15 @@ class Item:
     name: str
     split: str = SPLITS[0]
 
+    flat: bool = False  # a video given as such (file, folder, @list): outputs in <output>/<name>/
+
     @property
     def key(self) -> str:
-        return f"{self.label}/{self.name}"
+        return self.name if self.flat else f"{self.label}/{self.name}"
 
     def out_dir(self, output: Path, split: str | None = None) -> Path:
+        if self.flat:
+            return output / self.name
         return output / self.kind / "pre-processed" / (split or self.split) / self.label / self.name
 
 
@@ -290,8 +294,8 @@ def _compute(item: Item, out_dir: Path, settings: Settings) -> Outcome:
     if flow_frames != frames:  # only if the file changed between the two passes
         raise ConversionError(item.source, f"decoded {decoded} frames, then {source.count}")
     meta = {
-        "clip": f"{item.kind}/raw/{item.label}/{item.source.name}",
-        "split": item.split,
+        "clip": str(item.source) if item.flat else f"{item.kind}/raw/{item.label}/{item.source.name}",
+        "split": None if item.flat else item.split,
         "frames": frames,
         "decoded_frames": decoded,
         "rotation": source.orientation.describe(),

