@@ -171,7 +171,6 @@ def test_links_lead_to_files() -> None:
             if not target or re.match(r"^[a-z]+:", target):
                 continue  # an anchor on the same page, or a URL
             path = (ROOT / page).parent / target
-            relative = path.resolve().relative_to(ROOT).as_posix() if path.resolve().is_relative_to(ROOT) else target
             if not path.exists():
                 missing.append(f"{page}: {match['target']}")
     assert not missing, f"links to missing files: {missing}"
