@@ -154,6 +154,13 @@ def preprocess(
     items = split_from_file(items, Path(split_file)) if split_file else split_by_ratio(items, val_ratio, seed)
     check_splits_unchanged(items, output)
     write_manifests(items, output)
+    return run_items(items, output, settings, workers=workers, force=force, progress=progress, start=start)
+
+
+def run_items(
+    items: list[Item], output: Path, settings: Settings, *, workers: int, force: bool, progress: bool, start: float
+) -> Summary:
+    """Pre-process ``items`` into ``output`` (in ``workers`` processes) and summarise them in their order."""
     summary = Summary(workers=workers, flow_method=settings.flow_method)
     bar = progress_counter(len(items), unit="clip", desc="preprocess", enabled=progress)
     try:

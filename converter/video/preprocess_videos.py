@@ -11,9 +11,8 @@ import time
 from pathlib import Path
 
 from converter.errors import ConversionError
-from converter.progress import progress as progress_counter
 from converter.video.dataset import expand
-from converter.video.preprocess import Item, Settings, Summary, _run
+from converter.video.preprocess import Item, Settings, Summary, run_items
 
 
 def preprocess_videos(
@@ -32,15 +31,4 @@ def preprocess_videos(
     if workers < 1:
         raise ConversionError(None, f"workers must be at least 1, got {workers}")
     items = [Item(e.source, "videos", "", e.name, flat=True) for e in expand(inputs)]
-    summary = Summary(workers=workers, flow_method=settings.flow_method)
-    bar = progress_counter(len(items), unit="clip", desc="preprocess", enabled=progress)
-    try:
-        for outcome in _run(items, Path(output), settings, force, workers):
-            summary.outcomes.append(outcome)
-            bar.update(1)
-    finally:
-        bar.close()
-    order = {item: index for index, item in enumerate(items)}
-    summary.outcomes.sort(key=lambda o: order[o.item])
-    summary.seconds = time.perf_counter() - start
-    return summary
+    return run_items(items, Path(output), settings, workers=workers, force=force, progress=progress, start=start)
