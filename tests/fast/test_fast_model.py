@@ -37,6 +37,31 @@ def test_random_clip_logits_within_5e5_of_eager(eager_model, fast_model, shape) 
     assert np.abs((got["Logits"] - want["Logits"]).numpy()).max() <= LOGITS_TOLERANCE
 
 
+def test_a_batch_runs_one_clip_per_thread_with_the_same_numbers(eager_model, fast_model, monkeypatch) -> None:
+    import openvino as ov
+
+    from converter.fast.artifacts import cache_name, fast_dir
+    from converter.fast.model import openvino_runner
+
+    fast_model.runner("Logits")
+    path = fast_dir() / cache_name(fast_model._sha256, "Logits")
+    queues, queue = [], ov.AsyncInferQueue
+
+    def counted(*args):
+        queues.append(queue(*args))
+        return queues[-1]
+
+    monkeypatch.setattr(ov, "AsyncInferQueue", counted)
+    x = _clip((3, 3, 9, 193, 193), 5)
+    alone = torch.cat([openvino_runner(path, threads=1)(x[i : i + 1]) for i in range(3)])
+    together = openvino_runner(path, threads=2)(x)
+    assert len(queues) == 1, "a batch on two threads runs its clips in parallel streams"
+    with torch.no_grad():
+        want = eager_model(x)
+    assert torch.equal(together, alone)
+    assert np.abs((together - want).numpy()).max() <= LOGITS_TOLERANCE
+
+
 def test_uint8_maps_like_eager(eager_model, fast_model) -> None:
     x = torch.randint(0, 256, (2, 3, 10, 200, 210), dtype=torch.uint8, generator=torch.Generator().manual_seed(3))
     want, got = _both(eager_model, fast_model, x)
