@@ -10,20 +10,19 @@ metadata, ``num_classes`` …) is the eager model's.
 
 Threads: OpenVINO gets ``torch.get_num_threads()`` threads (so ``OMP_NUM_THREADS``/``torch.set_num_threads``
 apply), without pinning them to cores, which a shared machine's other processes would contend for; a
-batch of clips runs one clip per thread (``openvino_runner``).
+batch of clips runs clip by clip, one clip per thread (``converter.fast.runner``).
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable
-from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
 from converter.export.graph import input_ranges
+from converter.fast.runner import OpenVINORunner
 from converter.models import i3d_spec as spec
 from converter.models.input_range import model_input
 
@@ -59,54 +58,6 @@ def default_backend() -> str:
     if value not in BACKENDS:
         raise ConversionError(None, f"${BACKEND_ENV}={value!r}: choose {' or '.join(BACKENDS)}")
     return value
-
-
-def openvino_runner(path: Path, threads: int | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The ONNX file at ``path`` compiled by OpenVINO for CPU in f32 (dynamic shapes), as a function of
-    one float32 (B, C, T, H, W) tensor.
-
-    One clip runs on all ``threads`` (OpenVINO's latency mode). A batch of several clips with several
-    threads runs one clip per stream of one thread each (OpenVINO's throughput mode, compiled on first
-    use), the clips spread over the streams: no thread waits for another at each layer's barrier, which
-    on a busy machine costs more than a second thread gains. Each clip's numbers do not depend on the
-    mode (tests/fast).
-    """
-    import openvino as ov
-
-    threads = threads or torch.get_num_threads()
-    core = ov.Core()
-    config = {
-        "INFERENCE_PRECISION_HINT": "f32",  # not bf16, OpenVINO's default on CPUs with AMX
-        "INFERENCE_NUM_THREADS": threads,
-        "ENABLE_CPU_PINNING": False,  # other processes of a shared machine contend for the cores
-    }
-    request = core.compile_model(str(path), "CPU", {**config, "PERFORMANCE_HINT": "LATENCY"}).create_infer_request()
-    streams: list = []  # the throughput-mode queue, compiled on the first batch
-
-    def clips_in_parallel(array: np.ndarray) -> np.ndarray:
-        if not streams:
-            compiled = core.compile_model(
-                str(path), "CPU", {**config, "PERFORMANCE_HINT": "THROUGHPUT", "NUM_STREAMS": threads}
-            )
-            streams.append(ov.AsyncInferQueue(compiled, threads))
-        queue, rows = streams[0], [None] * len(array)
-
-        def keep(done, index: int) -> None:
-            rows[index] = np.array(done.get_output_tensor(0).data, copy=True)
-
-        queue.set_callback(keep)
-        for index in range(len(array)):
-            queue.start_async({0: array[index : index + 1]}, index)
-        queue.wait_all()
-        return np.concatenate(rows)
-
-    def run(x: torch.Tensor) -> torch.Tensor:
-        array = np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)
-        if threads > 1 and len(array) > 1:
-            return torch.from_numpy(clips_in_parallel(array))
-        return torch.from_numpy(np.array(request.infer({0: array})[0], copy=True))
-
-    return run
 
 
 class FastI3D(nn.Module):
@@ -169,7 +120,7 @@ class FastI3D(nn.Module):
 
                 self._sha256 = weights_sha256(self.eager)
             try:
-                path = cached_onnx(self.eager, self._sha256, endpoint, openvino_runner, self._log)
+                path = cached_onnx(self.eager, self._sha256, endpoint, OpenVINORunner, self._log)
             except OSError as err:
                 from converter.errors import ConversionError
 
@@ -178,7 +129,7 @@ class FastI3D(nn.Module):
                     f"cannot write the fast path's cache ({err.strerror or err}): set $I3D_CONVERTER_HOME to a "
                     "writable folder, or use --backend eager",
                 ) from None
-            self._runners[endpoint] = openvino_runner(path)
+            self._runners[endpoint] = OpenVINORunner(path)
         return self._runners[endpoint]
 
     def _covers(self, x: torch.Tensor, names: list[str]) -> bool:

@@ -1,0 +1,101 @@
+"""OpenVINO running the fast path's ONNX file on CPU in f32: clip by clip, one stream per thread, and a
+model compiled for each input size that comes back.
+
+Measured on a 2-core Xeon (AVX-512), real weights, 16x224² clips (benchmarks/PROFILE.md):
+
+- **Clip by clip.** A batch of 4 clips in one request took 1.17x as long as the 4 clips one after the
+  other (1 thread): one clip's activations stay in cache.
+- **One stream per thread.** A batch with several threads runs one clip per stream of one thread
+  (OpenVINO's throughput mode): no thread waits for another at each layer's barrier, which on a busy
+  machine costs more than a second thread gains. One clip runs on all threads (latency mode).
+- **A size seen again gets a static model.** The file's shapes are dynamic; OpenVINO compiled for one
+  size (0.26 s) drops the shape arithmetic and two of five pads and ran 1.085x as fast. The first call
+  at a size runs the dynamic model, so a single clip never pays the compile.
+
+A clip's numbers agree within 1e-6 whatever the batch, mode or compile (bit for bit on the Xeon above;
+tests/fast).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+STATIC_SIZES = 4  # compiled sizes kept (each holds its own copy of the weights, ~50 MB)
+
+
+class OpenVINORunner:
+    """``runner(x)``: the file at ``path`` applied to a float32 (B, C, T, H, W) tensor, on ``threads``
+    threads (default ``torch.get_num_threads()``), not pinned to cores (a shared machine's other
+    processes contend for them)."""
+
+    def __init__(self, path: Path, threads: int | None = None) -> None:
+        import openvino as ov
+
+        self.threads = threads or torch.get_num_threads()
+        self._core = ov.Core()
+        self._path = str(path)
+        self._config = {
+            "INFERENCE_PRECISION_HINT": "f32",  # not bf16, OpenVINO's default on CPUs with AMX
+            "INFERENCE_NUM_THREADS": self.threads,
+            "ENABLE_CPU_PINNING": False,
+        }
+        self._dynamic: dict[str, object] = {}
+        self._static: OrderedDict[tuple, object] = OrderedDict()
+        self._seen: set[tuple] = set()
+        self._dynamic_only: set[tuple] = set()
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        array = np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)
+        mode = "throughput" if self.threads > 1 and len(array) > 1 else "latency"
+        runner = self._runner((1, *array.shape[1:]), mode)
+        if mode == "latency":
+            rows = [np.array(runner.infer({0: array[i : i + 1]})[0], copy=True) for i in range(len(array))]
+        else:
+            rows = [None] * len(array)
+
+            def keep(done, index: int) -> None:
+                rows[index] = np.array(done.get_output_tensor(0).data, copy=True)
+
+            runner.set_callback(keep)
+            for index in range(len(array)):
+                runner.start_async({0: array[index : index + 1]}, index)
+            runner.wait_all()
+        return torch.from_numpy(np.concatenate(rows))
+
+    def _runner(self, shape: tuple, mode: str):
+        """An infer request (latency) or a queue of one-thread streams (throughput) for clips of ``shape``."""
+        key = (shape, mode)
+        if key in self._static:
+            self._static.move_to_end(key)
+            return self._static[key]
+        if key in self._seen and key not in self._dynamic_only:
+            model = self._core.read_model(self._path)
+            try:
+                model.reshape({0: list(shape)})
+            except RuntimeError:  # a size the dynamic model takes but a static one refuses: stay dynamic
+                self._dynamic_only.add(key)
+            else:
+                self._static[key] = self._compile(model, mode)
+                if len(self._static) > STATIC_SIZES:
+                    self._static.popitem(last=False)
+                return self._static[key]
+        self._seen.add(key)
+        if mode not in self._dynamic:
+            self._dynamic[mode] = self._compile(self._path, mode)
+        return self._dynamic[mode]
+
+    def _compile(self, model, mode: str):
+        import openvino as ov
+
+        if mode == "latency":
+            return self._core.compile_model(
+                model, "CPU", {**self._config, "PERFORMANCE_HINT": "LATENCY"}
+            ).create_infer_request()
+        compiled = self._core.compile_model(
+            model, "CPU", {**self._config, "PERFORMANCE_HINT": "THROUGHPUT", "NUM_STREAMS": self.threads}
+        )
+        return ov.AsyncInferQueue(compiled, self.threads)
