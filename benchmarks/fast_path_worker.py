@@ -60,9 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hub", required=True, help="an assembled TF-Hub I3D module folder")
     p.add_argument("--weights", required=True)
     p.add_argument("--home", help="$I3D_CONVERTER_HOME to use (default: a fresh one, timing the first run)")
-    p.add_argument("--rounds", type=int, default=4)
+    p.add_argument("--rounds", type=int, default=6)
     p.add_argument("--fvd-videos", type=int, default=4)
-    p.add_argument("--fvd-rounds", type=int, default=2)
+    p.add_argument("--fvd-rounds", type=int, default=3)
     args = p.parse_args(argv)
     os.environ["I3D_CONVERTER_HOME"] = args.home or tempfile.mkdtemp(prefix="i3d-home-")
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
