@@ -62,6 +62,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "recipe; dis and farneback are fast but NOT the recipe",
     )
     p.add_argument("--workers", type=int, default=1, help="decoding/flow processes feeding the model (0: none)")
+    p.add_argument(
+        "--threads",
+        type=_threads,
+        metavar="N",
+        help="CPU threads of the model (torch.set_num_threads, which the openvino backend follows too; default: "
+        "torch's, one per core, and 1 under torchrun, which sets OMP_NUM_THREADS=1); jobs sharing a machine: "
+        "cores / jobs each",
+    )
     p.add_argument("--shard", help="I/N: this job's share of the videos (default: a Slurm array's, else all)")
     p.add_argument("--device", help="torch device (default: cuda, one GPU per torchrun rank, when available)")
     add_precision(p)
@@ -82,6 +90,16 @@ def _fps(text: str) -> float:
         value = -1.0
     if not value > 0:
         raise argparse.ArgumentTypeError(f"expected a positive number or 'native', got {text!r}")
+    return value
+
+
+def _threads(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of threads, at least 1, got {text!r}")
     return value
 
 
@@ -120,6 +138,8 @@ def run(args: argparse.Namespace) -> int:
 
     settings, stream_wanted = settings_of(args)
     shard = parse_shard(args.shard)
+    if args.threads:
+        torch.set_num_threads(args.threads)  # before the backend compiles the model with that many
     local = int(os.environ.get("LOCAL_RANK", "0"))
     cuda = torch.cuda.is_available()
     several = distributed.launched_world_size() > 1

@@ -140,3 +140,19 @@ def test_a_preset_is_recorded(dataset, tmp_path, capsys):
     recorded = json.loads((tmp_path / "b.json").read_text())["settings"]
     assert recorded["preset"] == "i3d-paper" and recorded["fps"] == 25.0 and recorded["clip"] == 4
     assert "preset i3d-paper" in capsys.readouterr().out
+
+
+def test_threads_sets_the_models_thread_count(dataset, tmp_path, capsys):
+    from converter.cli import main
+
+    video = dataset["data"] / "val" / "deep" / "b.mkv"
+    args = ["features", str(video), "--weights", str(dataset["weights"]), "--out", str(tmp_path), "--quiet"]
+    before = torch.get_num_threads()
+    try:
+        assert main([*args, "--endpoint", ENDPOINT, "--clip", "4", "--workers", "0", "--threads", "1"]) == 0
+        assert torch.get_num_threads() == 1 and (tmp_path / "b.npy").is_file()
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(SystemExit):
+        main([*args, "--threads", "0"])
+    assert "--threads: expected a whole number of threads, at least 1, got '0'" in capsys.readouterr().err

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from converter.video import manifest
+from converter.video.claims import HOST
 from tests.video.failing_rank import MESSAGE
 from tests.video.samples import moving_shapes, write_random_i3d
 
@@ -99,12 +100,17 @@ def test_a_failing_rank_ends_the_torchrun_job_with_its_message(jobs, tmp_path):
 def test_two_jobs_share_a_folder_and_a_killed_one_is_finished_by_a_rerun(jobs, tmp_path):
     out = tmp_path / "out"
     env = jobs["env"]
-    started = [subprocess.Popen(jobs["command"](out, "--workers", w), env=env, stdout=subprocess.PIPE) for w in "01"]
+    paced = ("-m", "tests.video.paced_job")  # waits after its first video for the other job's first
+    started = [
+        subprocess.Popen(jobs["command"](out, "--workers", w, launcher=paced), env=env, stdout=subprocess.PIPE)
+        for w in "01"
+    ]
     for job in started:
         assert job.wait(timeout=600) == 0
     records = manifest.read(out)
     assert sorted(r["name"] for r in records) == ["train/1", "train/3", "val/0", "val/2", "val/4"]  # each once
     assert {r["status"] for r in records} == {"done"} and leftovers(out) == []
+    assert {(r["host"], r["pid"]) for r in records} == {(HOST, job.pid) for job in started}  # both did a share
     before = outputs(out)
 
     killed = subprocess.Popen(jobs["command"](out, "--workers", "1", "--force"), env=env, stdout=subprocess.PIPE)
