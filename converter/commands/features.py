@@ -58,8 +58,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--flow-method",
         choices=FLOW_METHODS,
-        help="flow weights only: tvl1 (OpenCV, slow; default) and tvl1-torch (PyTorch, CPU or CUDA) are the I3D "
-        "recipe; dis and farneback are fast but NOT the recipe",
+        help="flow weights only: tvl1 (OpenCV, slow) and tvl1-torch (PyTorch, batched on CUDA) are the I3D recipe; "
+        "default (and presets): tvl1, tvl1-torch on CUDA; the JSON records the one used; dis and farneback are "
+        "fast but NOT the recipe",
     )
     p.add_argument("--workers", type=int, default=1, help="decoding/flow processes feeding the model (0: none)")
     p.add_argument(
@@ -103,13 +104,25 @@ def _threads(text: str) -> int:
     return value
 
 
-def settings_of(args: argparse.Namespace):
-    """FeatureSettings from the options, the preset filling what was not given; and the stream wanted."""
+def recipe_flow_method(method: str, device) -> str:
+    """The TV-L1 of the default and of the presets on ``device`` (a torch.device or its name): the batched
+    tvl1-torch on CUDA (the same algorithm, within docs/tvl1.md's tolerance of OpenCV's), else as named."""
+    import torch
+
+    from converter.video.flow import RECIPE_METHOD, TORCH_METHOD
+
+    return TORCH_METHOD if method == RECIPE_METHOD and torch.device(device).type == "cuda" else method
+
+
+def settings_of(args: argparse.Namespace, device="cpu"):
+    """FeatureSettings from the options, the preset filling what was not given; and the stream wanted.
+    ``device``: where the model runs (TV-L1 not asked for by name is tvl1-torch on CUDA)."""
     from converter.video.features import FeatureSettings
     from converter.video.presets import preset
 
     chosen = preset(args.preset) if args.preset else None
     values = {**DEFAULTS, **(chosen.settings if chosen else {})}
+    values["flow_method"] = recipe_flow_method(values["flow_method"], device)
     values.update({k: v for k in DEFAULTS if (v := getattr(args, k)) is not None})
     values["fps"] = values["fps"] or None  # 0: native
     stride = args.stride or (chosen.settings["stride"] if chosen and args.clip is None else None)
@@ -136,14 +149,14 @@ def run(args: argparse.Namespace) -> int:
     from converter import distributed
     from converter.video.dataset import parse_shard
 
-    settings, stream_wanted = settings_of(args)
-    shard = parse_shard(args.shard)
-    if args.threads:
-        torch.set_num_threads(args.threads)  # before the backend compiles the model with that many
     local = int(os.environ.get("LOCAL_RANK", "0"))
     cuda = torch.cuda.is_available()
     several = distributed.launched_world_size() > 1
     device = torch.device(args.device or (f"cuda:{local}" if cuda and several else "cuda" if cuda else "cpu"))
+    settings, stream_wanted = settings_of(args, device)
+    shard = parse_shard(args.shard)
+    if args.threads:
+        torch.set_num_threads(args.threads)  # before the backend compiles the model with that many
     with distributed.process_group(device):
         rank, world = distributed.world()
         share = (shard[0] + shard[1] * rank, shard[1] * world)
@@ -187,6 +200,7 @@ def _extract(args, settings, stream_wanted, device, share, *, lead: bool):
         print(
             f"{stream} stream, weights {weights} on {device} in {args.precision}: {settings.endpoint}, "
             f"{settings.window} of {settings.clip} every {settings.stride} at {fps}, {settings.crops} crop(s)"
+            + (f", flow {settings.flow_method}" if "flow" in loaded else "")
             + (f", preset {settings.preset}" if settings.preset else "")
             + (" (joint rows: RGB then flow)" if len(loaded) > 1 else "")
         )

@@ -128,6 +128,7 @@ def extract(
         force,
         os.getpid(),
         partial(is_done, out_dir, recorded=run.recorded, parts=run.parts),
+        str(_device(models)),
     )
     loader = torch.utils.data.DataLoader(
         VideoInputs(job),
@@ -196,6 +197,11 @@ def iter_features(
         log.windows.extend(Window(w.start, w.frames, []) for w in group)
         for row in range(len(group)):
             yield np.concatenate([array[row] for array in values.values()], axis=0)
+
+
+def _device(models: dict[str, torch.nn.Module]) -> torch.device:
+    """Where the models run (tvl1-torch flow runs there too)."""
+    return next(next(iter(models.values())).parameters()).device
 
 
 def _models(model: torch.nn.Module | dict[str, torch.nn.Module], stream: str) -> dict[str, torch.nn.Module]:

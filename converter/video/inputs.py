@@ -53,6 +53,7 @@ class Job:
     force: bool
     owner: int  # the pid claims are made for
     done: Callable[[str], bool]  # whether a name is done with these settings (raises for other settings)
+    flow_device: str = "cpu"  # where tvl1-torch runs: the model's device
 
 
 class Stages:
@@ -162,7 +163,7 @@ def _rgb(frame: np.ndarray, crops: int) -> np.ndarray:
 
 def _flow(frames: Iterator[np.ndarray], job: Job) -> Iterator[np.ndarray]:
     crop = center_crop if job.crops == 1 else (lambda flow: flow)
-    for flow in iter_flow(frames, job.flow_method, crop=crop):
+    for flow in iter_flow(frames, job.flow_method, crop=crop, device=job.flow_device):
         yield views(flow, job.crops, flow=True) if job.crops > 1 else flow[None]
 
 

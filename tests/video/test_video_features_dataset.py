@@ -131,6 +131,23 @@ def test_presets_fill_what_was_not_given(argv, want, stream):
     assert settings.preset == (argv[1] if argv[0] == "--preset" else None)
 
 
+@pytest.mark.parametrize(
+    ("argv", "device", "method"),
+    [
+        ([], "cpu", "tvl1"),
+        ([], "cuda", "tvl1-torch"),
+        ([], torch.device("cuda", 1), "tvl1-torch"),
+        (["--preset", "thumos14"], "cpu", "tvl1"),
+        (["--preset", "i3d-paper"], "cuda:0", "tvl1-torch"),
+        (["--flow-method", "tvl1"], "cuda", "tvl1"),  # asked for by name: kept
+        (["--flow-method", "dis"], "cuda", "dis"),
+    ],
+)
+def test_tv_l1_is_the_batched_tvl1_torch_on_cuda(argv, device, method):
+    args = build_parser("features").parse_args(["features", "v.mp4", "--out", "o", *argv])
+    assert settings_of(args, device)[0].flow_method == method
+
+
 def test_a_preset_is_recorded(dataset, tmp_path, capsys):
     from converter.cli import main
 
