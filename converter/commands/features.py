@@ -12,6 +12,7 @@ from converter.errors import ConversionError
 from converter.video.presets import PRESETS, describe
 
 ENDPOINT_HELP = "Conv3d_1a_7x7 … Mixed_5b, Mixed_5c (default), Logits"
+LAUNCHER_GRACE_SECONDS = 60.0  # how long a rank that saw another one fail waits to be stopped by torchrun
 DEFAULTS = {"endpoint": "Mixed_5c", "clip": 64, "fps": 25.0, "crops": 1, "flow_method": "tvl1"}
 
 
@@ -163,21 +164,38 @@ def run(args: argparse.Namespace) -> int:
         summary = _extract(args, settings, stream_wanted, device, share, lead=rank == 0)
         failed = len(summary.of("failed"))
         if world > 1:
-            import torch.distributed as dist
-
-            everyone: list = [None] * world
-            dist.all_gather_object(everyone, summary.lines()[-1 - failed :])
-            if rank == 0:
-                for r, lines in enumerate(everyone):
-                    for line in lines:
-                        print(f"rank {r}: {line}")
-            totals = torch.tensor([failed], device=device)  # NCCL reduces on the GPU
-            dist.all_reduce(totals)
-            failed = int(totals.item())
+            failed = _gather_summaries(summary, failed, rank, world, device)
         else:
             for line in summary.lines():
                 print(line)
     return 1 if failed else 0
+
+
+def _gather_summaries(summary, failed: int, rank: int, world: int, device) -> int:
+    """Rank 0 prints every rank's summary; every rank gets the number of failed videos of all."""
+    import time
+
+    import torch
+    import torch.distributed as dist
+
+    try:
+        everyone: list = [None] * world
+        dist.all_gather_object(everyone, summary.lines()[-1 - failed :])
+        if rank == 0:
+            for r, lines in enumerate(everyone):
+                for line in lines:
+                    print(f"rank {r}: {line}")
+        totals = torch.tensor([failed], device=device)  # NCCL reduces on the GPU
+        dist.all_reduce(totals)
+    except RuntimeError as err:  # gloo: "Connection closed by peer" once a failed rank has exited
+        if "TORCHELASTIC_RUN_ID" in os.environ:
+            # torchrun stops this rank within a poll (distributed.Stopped); exiting first instead would
+            # make its summary name this rank, not the failed one, as the root cause
+            time.sleep(LAUNCHER_GRACE_SECONDS)
+        raise ConversionError(
+            None, f"rank {rank}: its videos are done, but another rank ended before the summary (see its error)"
+        ) from err
+    return int(totals.item())
 
 
 def _extract(args, settings, stream_wanted, device, share, *, lead: bool):

@@ -1,9 +1,10 @@
-"""A torchrun worker for the failing-rank test: ``converter.cli.main`` with rank 1 failing mid-video.
+"""A torchrun worker for the failing-rank test: ``converter.cli.main`` with rank 1 failing.
 
-Both ranks run ``features`` unchanged until each has a video in flight (its claim and temporary files
-on disk); then they meet at a barrier, rank 1 raises a ConversionError (what a full disk or an
-unreadable weights file gives) and rank 0 waits as if its video were long, until the launcher stops
-it. Run as ``torchrun … -m tests.video.failing_rank features …``.
+``FAIL_AT=video`` (default): both ranks run ``features`` unchanged until each has a video in flight (its
+claim and temporary files on disk); then they meet at a barrier, rank 1 raises a ConversionError (what
+a full disk gives) and rank 0 waits as if its video were long, until the launcher stops it.
+``FAIL_AT=end``: both ranks do their videos and meet at a barrier; then rank 1 raises while rank 0
+goes on to the summary's collectives. Run as ``torchrun … -m tests.video.failing_rank features …``.
 """
 
 from __future__ import annotations
@@ -19,22 +20,36 @@ def main() -> int:
     import torch.distributed as dist
 
     from converter import cli
+    from converter.commands import features
     from converter.errors import ConversionError
     from converter.video.feature_run import Run
 
-    receive = Run.receive
+    def fail_or_wait() -> None:
+        dist.barrier()
+        if dist.get_rank() == 1:
+            raise ConversionError(None, MESSAGE)
 
-    def stalled(self, message, bar):
-        outcome = receive(self, message, bar)
-        if message["kind"] == "frames" and not getattr(self, "_met", False):
-            self._met = True
-            dist.barrier()  # both ranks hold a claim and temporaries now
-            if dist.get_rank() == 1:
-                raise ConversionError(None, MESSAGE)
-            time.sleep(3600)  # rank 0: a long video, until torchrun stops the job
-        return outcome
+    if os.environ.get("FAIL_AT", "video") == "video":
+        receive = Run.receive
 
-    Run.receive = stalled
+        def stalled(self, message, bar):
+            outcome = receive(self, message, bar)
+            if message["kind"] == "frames" and not getattr(self, "_met", False):
+                self._met = True
+                fail_or_wait()  # both ranks hold a claim and temporaries now
+                time.sleep(3600)  # rank 0: a long video, until torchrun stops the job
+            return outcome
+
+        Run.receive = stalled
+    else:
+        extract = features._extract
+
+        def then_fail(*args, **kwargs):
+            summary = extract(*args, **kwargs)
+            fail_or_wait()
+            return summary
+
+        features._extract = then_fail
     return cli.main()
 
 

@@ -5,6 +5,7 @@ SIGKILL is finished by a rerun without leftovers."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from tests.video.samples import moving_shapes, write_random_i3d
 
 ROOT = Path(__file__).resolve().parents[2]
 ARGS = ["--endpoint", "Conv3d_1a_7x7", "--clip", "8", "--stride", "4", "--quiet"]
+NAMES = ["train/1", "train/3", "val/0", "val/2", "val/4"]
 TORCHRUN = ("-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m")
 
 
@@ -83,18 +85,24 @@ def test_two_torchrun_ranks_equal_one_process(jobs, tmp_path):
     assert leftovers(two) == []
 
 
-def test_a_failing_rank_ends_the_torchrun_job_with_its_message(jobs, tmp_path):
-    """Rank 1 fails mid-video while rank 0 is mid-video too (``failing_rank``): torchrun stops rank 0
-    (SIGTERM), both clean up; the timeout only guards against a hang (gloo would wait 30 minutes)."""
+@pytest.mark.parametrize("fail_at", ["video", "end"])
+def test_a_failing_rank_ends_the_torchrun_job_with_its_message(jobs, tmp_path, fail_at):
+    """Rank 1 fails (``failing_rank``) while rank 0 is mid-video, or once both are done: torchrun stops
+    rank 0 (SIGTERM), both clean up, and torchrun's summary names rank 1 as the root cause. The timeout
+    only guards against a hang (gloo would wait 30 minutes)."""
     out = tmp_path / "out"
     command = jobs["command"](out, "--workers", "1", launcher=(*TORCHRUN, "tests.video.failing_rank"))
-    ended = subprocess.run(command, env=jobs["env"], capture_output=True, text=True, timeout=300)
+    env = {**jobs["env"], "FAIL_AT": fail_at}
+    ended = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert ended.returncode != 0
     assert f"error: {MESSAGE}" in ended.stderr.splitlines()  # the failing rank's one line
     assert "rank 0: stopped by the launcher" in ended.stderr
+    assert re.search(r"rank\s*:\s*1 \(local_rank", ended.stderr.split("Root Cause")[-1])  # torchrun's summary
+    done = sorted(r["name"] for r in manifest.read(out))  # "end": rank 1 fails after its videos
+    assert done == ([] if fail_at == "video" else NAMES) and len(outputs(out)) == len(done)
     assert f'File "{ROOT / "converter"}' not in ended.stderr  # no traceback through the product
     assert "SIGABRT" not in ended.stderr and "terminate called" not in ended.stderr  # groups destroyed
-    assert leftovers(out) == [] and outputs(out) == {}
+    assert leftovers(out) == []
 
 
 def test_two_jobs_share_a_folder_and_a_killed_one_is_finished_by_a_rerun(jobs, tmp_path):
@@ -108,7 +116,7 @@ def test_two_jobs_share_a_folder_and_a_killed_one_is_finished_by_a_rerun(jobs, t
     for job in started:
         assert job.wait(timeout=600) == 0
     records = manifest.read(out)
-    assert sorted(r["name"] for r in records) == ["train/1", "train/3", "val/0", "val/2", "val/4"]  # each once
+    assert sorted(r["name"] for r in records) == NAMES  # each once
     assert {r["status"] for r in records} == {"done"} and leftovers(out) == []
     assert {(r["host"], r["pid"]) for r in records} == {(HOST, job.pid) for job in started}  # both did a share
     before = outputs(out)
