@@ -56,6 +56,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConversionError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as err:  # Ctrl-C; or SIGTERM under torchrun (converter.distributed.Stopped)
+        print(str(err) or "interrupted", file=sys.stderr)
         return 130

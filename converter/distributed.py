@@ -6,12 +6,19 @@ gloo backend, GPU runs NCCL with one GPU per process. A gloo group still alive w
 exits aborts the process ("terminate called without an active exception", SIGABRT) while its threads
 are torn down, so the group is destroyed when the work ends (``process_group``) and, as a backstop for
 API users who only called ``join``, at interpreter exit.
+
+When one rank fails (exits non-zero), torchrun's agent stops the others with SIGTERM (then SIGKILL after
+30 s). Inside ``process_group`` that SIGTERM raises ``Stopped``, so every rank's ``finally`` blocks run
+(temporary files and claims removed, the group destroyed) before it exits, and the failing rank's own
+message stays the job's error.
 """
 
 from __future__ import annotations
 
 import atexit
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -39,6 +46,19 @@ def join(device: torch.device) -> bool:
     return True
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM inside ``process_group``: the launcher stops this rank (torchrun does when another fails).
+
+    A KeyboardInterrupt, so ``except Exception`` handlers let it through to the ``finally`` blocks.
+    """
+
+
+def _stop(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: a second SIGTERM must not cut the clean-up short
+    rank = os.environ.get("RANK", "?")
+    raise Stopped(f"rank {rank}: stopped by the launcher (SIGTERM; under torchrun: another rank failed)")
+
+
 def leave() -> None:
     """Destroy the default process group (and every subgroup) if one is up; safe to call twice."""
     import torch.distributed as dist
@@ -51,12 +71,17 @@ def leave() -> None:
 def process_group(device: torch.device) -> Iterator[bool]:
     """``join`` for the block, then destroy the group on every exit path (errors, KeyboardInterrupt).
 
-    Yields whether this call joined; a group someone else opened is left to them.
+    Yields whether this call joined; a group someone else opened is left to them. Meanwhile SIGTERM raises
+    ``Stopped`` (module doc) when called from the main thread.
     """
     joined = join(device)
+    handles = joined and threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _stop) if handles else None
     try:
         yield joined
     finally:
+        if handles:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
         if joined:
             leave()
 

@@ -43,3 +43,19 @@ def test_a_group_opened_by_the_caller_is_left_to_it(one_process_group) -> None:
 def test_one_process_joins_nothing() -> None:
     with distributed.process_group(torch.device("cpu")) as joined:
         assert not joined and distributed.world() == (0, 1)
+
+
+def test_sigterm_stops_the_work_and_destroys_the_group(one_process_group) -> None:
+    """torchrun stops the other ranks with SIGTERM when one fails: it becomes ``Stopped``, once."""
+    import os
+    import signal
+    import time
+
+    before = signal.getsignal(signal.SIGTERM)
+    with (
+        pytest.raises(distributed.Stopped, match="stopped by the launcher"),
+        distributed.process_group(torch.device("cpu")),
+    ):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(60)  # interrupted at once
+    assert not dist.is_initialized() and signal.getsignal(signal.SIGTERM) == before

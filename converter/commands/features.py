@@ -12,6 +12,7 @@ from converter.errors import ConversionError
 from converter.video.presets import PRESETS, describe
 
 ENDPOINT_HELP = "Conv3d_1a_7x7 … Mixed_5b, Mixed_5c (default), Logits"
+LAUNCHER_GRACE_SECONDS = 60.0  # how long a rank that saw another one fail waits to be stopped by torchrun
 DEFAULTS = {"endpoint": "Mixed_5c", "clip": 64, "fps": 25.0, "crops": 1, "flow_method": "tvl1"}
 
 
@@ -58,10 +59,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--flow-method",
         choices=FLOW_METHODS,
-        help="flow weights only: tvl1 (OpenCV, slow; default) and tvl1-torch (PyTorch, CPU or CUDA) are the I3D "
-        "recipe; dis and farneback are fast but NOT the recipe",
+        help="flow weights only: tvl1 (OpenCV, slow) and tvl1-torch (PyTorch, batched on CUDA) are the I3D recipe; "
+        "default (and presets): tvl1, tvl1-torch on CUDA; the JSON records the one used; dis and farneback are "
+        "fast but NOT the recipe",
     )
     p.add_argument("--workers", type=int, default=1, help="decoding/flow processes feeding the model (0: none)")
+    p.add_argument(
+        "--threads",
+        type=_threads,
+        metavar="N",
+        help="CPU threads of the model (torch.set_num_threads, which the openvino backend follows too; default: "
+        "torch's, one per core, and 1 under torchrun, which sets OMP_NUM_THREADS=1); jobs sharing a machine: "
+        "cores / jobs each",
+    )
     p.add_argument("--shard", help="I/N: this job's share of the videos (default: a Slurm array's, else all)")
     p.add_argument("--device", help="torch device (default: cuda, one GPU per torchrun rank, when available)")
     add_precision(p)
@@ -85,13 +95,35 @@ def _fps(text: str) -> float:
     return value
 
 
-def settings_of(args: argparse.Namespace):
-    """FeatureSettings from the options, the preset filling what was not given; and the stream wanted."""
+def _threads(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of threads, at least 1, got {text!r}")
+    return value
+
+
+def recipe_flow_method(method: str, device) -> str:
+    """The TV-L1 of the default and of the presets on ``device`` (a torch.device or its name): the batched
+    tvl1-torch on CUDA (the same algorithm, within docs/tvl1.md's tolerance of OpenCV's), else as named."""
+    import torch
+
+    from converter.video.flow import RECIPE_METHOD, TORCH_METHOD
+
+    return TORCH_METHOD if method == RECIPE_METHOD and torch.device(device).type == "cuda" else method
+
+
+def settings_of(args: argparse.Namespace, device="cpu"):
+    """FeatureSettings from the options, the preset filling what was not given; and the stream wanted.
+    ``device``: where the model runs (TV-L1 not asked for by name is tvl1-torch on CUDA)."""
     from converter.video.features import FeatureSettings
     from converter.video.presets import preset
 
     chosen = preset(args.preset) if args.preset else None
     values = {**DEFAULTS, **(chosen.settings if chosen else {})}
+    values["flow_method"] = recipe_flow_method(values["flow_method"], device)
     values.update({k: v for k in DEFAULTS if (v := getattr(args, k)) is not None})
     values["fps"] = values["fps"] or None  # 0: native
     stride = args.stride or (chosen.settings["stride"] if chosen and args.clip is None else None)
@@ -118,33 +150,52 @@ def run(args: argparse.Namespace) -> int:
     from converter import distributed
     from converter.video.dataset import parse_shard
 
-    settings, stream_wanted = settings_of(args)
-    shard = parse_shard(args.shard)
     local = int(os.environ.get("LOCAL_RANK", "0"))
     cuda = torch.cuda.is_available()
     several = distributed.launched_world_size() > 1
     device = torch.device(args.device or (f"cuda:{local}" if cuda and several else "cuda" if cuda else "cpu"))
+    settings, stream_wanted = settings_of(args, device)
+    shard = parse_shard(args.shard)
+    if args.threads:
+        torch.set_num_threads(args.threads)  # before the backend compiles the model with that many
     with distributed.process_group(device):
         rank, world = distributed.world()
         share = (shard[0] + shard[1] * rank, shard[1] * world)
         summary = _extract(args, settings, stream_wanted, device, share, lead=rank == 0)
         failed = len(summary.of("failed"))
         if world > 1:
-            import torch.distributed as dist
-
-            everyone: list = [None] * world
-            dist.all_gather_object(everyone, summary.lines()[-1 - failed :])
-            if rank == 0:
-                for r, lines in enumerate(everyone):
-                    for line in lines:
-                        print(f"rank {r}: {line}")
-            totals = torch.tensor([failed], device=device)  # NCCL reduces on the GPU
-            dist.all_reduce(totals)
-            failed = int(totals.item())
+            failed = _gather_summaries(summary, failed, rank, world, device)
         else:
             for line in summary.lines():
                 print(line)
     return 1 if failed else 0
+
+
+def _gather_summaries(summary, failed: int, rank: int, world: int, device) -> int:
+    """Rank 0 prints every rank's summary; every rank gets the number of failed videos of all."""
+    import time
+
+    import torch
+    import torch.distributed as dist
+
+    try:
+        everyone: list = [None] * world
+        dist.all_gather_object(everyone, summary.lines()[-1 - failed :])
+        if rank == 0:
+            for r, lines in enumerate(everyone):
+                for line in lines:
+                    print(f"rank {r}: {line}")
+        totals = torch.tensor([failed], device=device)  # NCCL reduces on the GPU
+        dist.all_reduce(totals)
+    except RuntimeError as err:  # gloo: "Connection closed by peer" once a failed rank has exited
+        if "TORCHELASTIC_RUN_ID" in os.environ:
+            # torchrun stops this rank within a poll (distributed.Stopped); exiting first instead would
+            # make its summary name this rank, not the failed one, as the root cause
+            time.sleep(LAUNCHER_GRACE_SECONDS)
+        raise ConversionError(
+            None, f"rank {rank}: its videos are done, but another rank ended before the summary (see its error)"
+        ) from err
+    return int(totals.item())
 
 
 def _extract(args, settings, stream_wanted, device, share, *, lead: bool):
@@ -167,6 +218,7 @@ def _extract(args, settings, stream_wanted, device, share, *, lead: bool):
         print(
             f"{stream} stream, weights {weights} on {device} in {args.precision}: {settings.endpoint}, "
             f"{settings.window} of {settings.clip} every {settings.stride} at {fps}, {settings.crops} crop(s)"
+            + (f", flow {settings.flow_method}" if "flow" in loaded else "")
             + (f", preset {settings.preset}" if settings.preset else "")
             + (" (joint rows: RGB then flow)" if len(loaded) > 1 else "")
         )

@@ -25,6 +25,7 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 STALE_SECONDS = 600.0
@@ -107,6 +108,16 @@ class Claims:
         self._stop.set()
         for name in list(self.held):
             self.release(name)
+
+    def release_orphans(self, names: Iterable[str]) -> None:
+        """Remove the claims among ``names`` made for this process (its pid on this host) that it does
+        not hold: those its decoding workers made and had not handed over when it stopped (call once
+        the workers are gone, so none claims anything after)."""
+        for name in names:
+            path = self.path(name)
+            owner = _read(path)
+            if owner.get("host") == HOST and owner.get("pid") == self.pid and name not in self.held:
+                path.unlink(missing_ok=True)
 
     def _take_over_dead(self, path: Path) -> bool:
         owner = _read(path)

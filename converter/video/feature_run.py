@@ -92,11 +92,14 @@ class Run:
         }
         manifest.append(self.out_dir, record)
 
-    def close(self) -> None:
-        """After an error: drop the videos in flight (their temporaries and claims)."""
+    def close(self, workers_done: bool = True) -> None:
+        """After an error: drop the videos in flight (their temporaries and claims); unless the workers
+        finished their videos, also the claims they made for this process and had not handed over."""
         for video in self.videos.values():
             video.abort()
         self.claims.close()
+        if not workers_done:
+            self.claims.release_orphans(entry.name for entry in self.entries)
 
 
 class VideoInFlight:

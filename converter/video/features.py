@@ -46,7 +46,7 @@ from converter.video.decode import Orientation
 from converter.video.feature_outputs import Summary, is_done
 from converter.video.feature_run import Run, forward
 from converter.video.flow import METHODS
-from converter.video.inputs import Job, VideoInputs, worker_init
+from converter.video.inputs import Job, VideoInputs, stop, worker_init
 from converter.video.transforms import MIN_FRAMES
 from converter.video.windows import KINDS
 
@@ -128,6 +128,7 @@ def extract(
         force,
         os.getpid(),
         partial(is_done, out_dir, recorded=run.recorded, parts=run.parts),
+        str(_device(models)),
     )
     loader = torch.utils.data.DataLoader(
         VideoInputs(job),
@@ -138,14 +139,17 @@ def extract(
         multiprocessing_context="spawn" if workers else None,  # fork after torch's threads can hang
     )
     bar = progress_counter(len(entries), unit="video", desc="features", enabled=progress)
+    messages, complete = iter(loader), False
     try:
-        for message in loader:
+        for message in messages:
             outcome = run.receive(message, bar)
             if outcome is not None:
                 run.summary.outcomes.append(outcome)
                 bar.update(1)
-    finally:
-        run.close()
+        complete = True
+    finally:  # also on an error or Ctrl-C, and SIGTERM under torchrun (another rank failed)
+        stop(messages)
+        run.close(workers_done=complete)
         bar.close()
     order = {entry.source: index for index, entry in enumerate(entries)}
     run.summary.outcomes.sort(key=lambda o: order[o.video])
@@ -193,6 +197,11 @@ def iter_features(
         log.windows.extend(Window(w.start, w.frames, []) for w in group)
         for row in range(len(group)):
             yield np.concatenate([array[row] for array in values.values()], axis=0)
+
+
+def _device(models: dict[str, torch.nn.Module]) -> torch.device:
+    """Where the models run (tvl1-torch flow runs there too)."""
+    return next(next(iter(models.values())).parameters()).device
 
 
 def _models(model: torch.nn.Module | dict[str, torch.nn.Module], stream: str) -> dict[str, torch.nn.Module]:

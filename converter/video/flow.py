@@ -103,15 +103,17 @@ def iter_flow(
     frames: Iterable[np.ndarray],
     method: str = RECIPE_METHOD,
     crop: Callable[[np.ndarray], np.ndarray] = center_crop,
+    device: str | None = None,
 ) -> Iterator[np.ndarray]:
     """float32 (224, 224, 2) flow frames in [-1, 1], one per input uint8 RGB frame (see module doc).
-    tvl1-torch computes pairs in batches, so its flow frames come a batch at a time. ``crop`` takes
-    the view of the short-side-256 flow (the identity keeps it whole, for ten crops)."""
+    tvl1-torch computes pairs in batches on ``device`` (default: cuda when available, else cpu), so its
+    flow frames come a batch at a time. ``crop`` takes the view of the short-side-256 flow (the
+    identity keeps it whole, for ten crops)."""
     if method == TORCH_METHOD:
         import torch
 
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        compute, size = batch_flow_function(device), BATCH[device]
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        compute, size = batch_flow_function(device), BATCH[torch.device(device).type]
     else:
         single, size = flow_function(method), 1
 

@@ -53,6 +53,7 @@ class Job:
     force: bool
     owner: int  # the pid claims are made for
     done: Callable[[str], bool]  # whether a name is done with these settings (raises for other settings)
+    flow_device: str = "cpu"  # where tvl1-torch runs: the model's device
 
 
 class Stages:
@@ -162,20 +163,36 @@ def _rgb(frame: np.ndarray, crops: int) -> np.ndarray:
 
 def _flow(frames: Iterator[np.ndarray], job: Job) -> Iterator[np.ndarray]:
     crop = center_crop if job.crops == 1 else (lambda flow: flow)
-    for flow in iter_flow(frames, job.flow_method, crop=crop):
+    for flow in iter_flow(frames, job.flow_method, crop=crop, device=job.flow_device):
         yield views(flow, job.crops, flow=True) if job.crops > 1 else flow[None]
 
 
+def stop(messages: Iterator[dict]) -> None:
+    """Shut the decoding workers of a ``DataLoader`` iterator down and wait for them, as dropping the
+    iterator does (which a traceback through it delays after an error): none claims a video after."""
+    shutdown = getattr(messages, "_shutdown_workers", None)  # DataLoader's iterators have no public close
+    if shutdown is not None:
+        shutdown()
+
+
 def worker_init(_: int) -> None:
-    """Decoding workers: one thread each (they share the cores), and killed with their parent."""
+    """Decoding workers: one thread each (they share the cores), and killed with their parent.
+
+    They ignore SIGTERM, as DataLoader workers ignore Ctrl-C: torchrun sends it to each rank's whole
+    process group, and the parent, stopping, shuts them down itself, then removes the claims they made
+    for it (``stop``, ``Claims.release_orphans``); a worker dying meanwhile would cut that clean-up short
+    with DataLoader's "worker exited unexpectedly".
+    """
+    import signal
+
     import cv2
     import torch
 
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         import ctypes
-        import signal
 
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     if os.getppid() == 1:  # the parent died before prctl took effect

@@ -61,3 +61,15 @@ def test_manifest_lines_append_whole(tmp_path):
     (tmp_path / manifest.MANIFEST).open("a").write("{broken\n")
     assert [r["name"] for r in manifest.read(tmp_path)] == ["v0", "v1", "v2"]
     assert manifest.settings_hash({"a": 1, "b": 2}) == manifest.settings_hash({"b": 2, "a": 1})
+
+
+def test_claims_made_for_a_stopping_process_by_its_workers_are_removed(tmp_path):
+    parent, worker, other = Claims(tmp_path), Claims(tmp_path, pid=os.getpid()), Claims(tmp_path, pid=os.getppid())
+    assert parent.acquire("held") and worker.acquire("a/orphan") and other.acquire("others")
+    parent.release_orphans(["held", "a/orphan", "others", "never-claimed"])
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.claim")) == [
+        "held.claim",
+        "others.claim",
+    ]
+    parent.close()
+    other.close()

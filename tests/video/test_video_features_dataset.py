@@ -131,6 +131,23 @@ def test_presets_fill_what_was_not_given(argv, want, stream):
     assert settings.preset == (argv[1] if argv[0] == "--preset" else None)
 
 
+@pytest.mark.parametrize(
+    ("argv", "device", "method"),
+    [
+        ([], "cpu", "tvl1"),
+        ([], "cuda", "tvl1-torch"),
+        ([], torch.device("cuda", 1), "tvl1-torch"),
+        (["--preset", "thumos14"], "cpu", "tvl1"),
+        (["--preset", "i3d-paper"], "cuda:0", "tvl1-torch"),
+        (["--flow-method", "tvl1"], "cuda", "tvl1"),  # asked for by name: kept
+        (["--flow-method", "dis"], "cuda", "dis"),
+    ],
+)
+def test_tv_l1_is_the_batched_tvl1_torch_on_cuda(argv, device, method):
+    args = build_parser("features").parse_args(["features", "v.mp4", "--out", "o", *argv])
+    assert settings_of(args, device)[0].flow_method == method
+
+
 def test_a_preset_is_recorded(dataset, tmp_path, capsys):
     from converter.cli import main
 
@@ -140,3 +157,19 @@ def test_a_preset_is_recorded(dataset, tmp_path, capsys):
     recorded = json.loads((tmp_path / "b.json").read_text())["settings"]
     assert recorded["preset"] == "i3d-paper" and recorded["fps"] == 25.0 and recorded["clip"] == 4
     assert "preset i3d-paper" in capsys.readouterr().out
+
+
+def test_threads_sets_the_models_thread_count(dataset, tmp_path, capsys):
+    from converter.cli import main
+
+    video = dataset["data"] / "val" / "deep" / "b.mkv"
+    args = ["features", str(video), "--weights", str(dataset["weights"]), "--out", str(tmp_path), "--quiet"]
+    before = torch.get_num_threads()
+    try:
+        assert main([*args, "--endpoint", ENDPOINT, "--clip", "4", "--workers", "0", "--threads", "1"]) == 0
+        assert torch.get_num_threads() == 1 and (tmp_path / "b.npy").is_file()
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(SystemExit):
+        main([*args, "--threads", "0"])
+    assert "--threads: expected a whole number of threads, at least 1, got '0'" in capsys.readouterr().err

@@ -1,9 +1,11 @@
-"""Several processes on one output folder: torchrun ranks equal one process byte for byte, independent
-jobs compute each video once, and a job killed with SIGKILL is finished by a rerun without leftovers."""
+"""Several processes on one output folder: torchrun ranks equal one process byte for byte, a failing
+rank ends the torchrun job cleanly, independent jobs compute each video once, and a job killed with
+SIGKILL is finished by a rerun without leftovers."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,10 +16,14 @@ from pathlib import Path
 import pytest
 
 from converter.video import manifest
+from converter.video.claims import HOST
+from tests.video.failing_rank import MESSAGE
 from tests.video.samples import moving_shapes, write_random_i3d
 
 ROOT = Path(__file__).resolve().parents[2]
 ARGS = ["--endpoint", "Conv3d_1a_7x7", "--clip", "8", "--stride", "4", "--quiet"]
+NAMES = ["train/1", "train/3", "val/0", "val/2", "val/4"]
+TORCHRUN = ("-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m")
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +43,9 @@ def jobs(tmp_path_factory, random_i3d_model) -> dict:
     state = {k: v.numpy() for k, v in random_i3d_model.state_dict().items()}
     weights = write_random_i3d(root / "rgb.safetensors", state, 400, 3)
 
-    def command(out: Path, *extra: str, launcher: tuple[str, ...] = ("-m",)) -> list[str]:
+    def command(out: Path, *extra: str, launcher: tuple[str, ...] = ("-m", "converter")) -> list[str]:
         args = ["features", str(root / "data"), "--weights", str(weights), "--out", str(out), *ARGS, *extra]
-        return [sys.executable, *launcher, "converter", *args]
+        return [sys.executable, *launcher, *args]
 
     return {"root": root, "command": command, "env": _env()}
 
@@ -62,9 +68,11 @@ def leftovers(out: Path) -> list[str]:
 def test_two_torchrun_ranks_equal_one_process(jobs, tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
     subprocess.run(jobs["command"](one, "--workers", "0"), env=jobs["env"], check=True, capture_output=True)
-    torchrun = ("-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m")
     done = subprocess.run(
-        jobs["command"](two, "--workers", "0", launcher=torchrun), env=jobs["env"], capture_output=True, text=True
+        jobs["command"](two, "--workers", "0", launcher=(*TORCHRUN, "converter")),
+        env=jobs["env"],
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "rank 0: 3 done" in done.stdout and "rank 1: 2 done" in done.stdout
@@ -77,15 +85,40 @@ def test_two_torchrun_ranks_equal_one_process(jobs, tmp_path):
     assert leftovers(two) == []
 
 
+@pytest.mark.parametrize("fail_at", ["video", "end"])
+def test_a_failing_rank_ends_the_torchrun_job_with_its_message(jobs, tmp_path, fail_at):
+    """Rank 1 fails (``failing_rank``) while rank 0 is mid-video, or once both are done: torchrun stops
+    rank 0 (SIGTERM), both clean up, and torchrun's summary names rank 1 as the root cause. The timeout
+    only guards against a hang (gloo would wait 30 minutes)."""
+    out = tmp_path / "out"
+    command = jobs["command"](out, "--workers", "1", launcher=(*TORCHRUN, "tests.video.failing_rank"))
+    env = {**jobs["env"], "FAIL_AT": fail_at}
+    ended = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert ended.returncode != 0
+    assert f"error: {MESSAGE}" in ended.stderr.splitlines()  # the failing rank's one line
+    assert "rank 0: stopped by the launcher" in ended.stderr
+    assert re.search(r"rank\s*:\s*1 \(local_rank", ended.stderr.split("Root Cause")[-1])  # torchrun's summary
+    done = sorted(r["name"] for r in manifest.read(out))  # "end": rank 1 fails after its videos
+    assert done == ([] if fail_at == "video" else NAMES) and len(outputs(out)) == len(done)
+    assert f'File "{ROOT / "converter"}' not in ended.stderr  # no traceback through the product
+    assert "SIGABRT" not in ended.stderr and "terminate called" not in ended.stderr  # groups destroyed
+    assert leftovers(out) == []
+
+
 def test_two_jobs_share_a_folder_and_a_killed_one_is_finished_by_a_rerun(jobs, tmp_path):
     out = tmp_path / "out"
     env = jobs["env"]
-    started = [subprocess.Popen(jobs["command"](out, "--workers", w), env=env, stdout=subprocess.PIPE) for w in "01"]
+    paced = ("-m", "tests.video.paced_job")  # waits after its first video for the other job's first
+    started = [
+        subprocess.Popen(jobs["command"](out, "--workers", w, launcher=paced), env=env, stdout=subprocess.PIPE)
+        for w in "01"
+    ]
     for job in started:
         assert job.wait(timeout=600) == 0
     records = manifest.read(out)
-    assert sorted(r["name"] for r in records) == ["train/1", "train/3", "val/0", "val/2", "val/4"]  # each once
+    assert sorted(r["name"] for r in records) == NAMES  # each once
     assert {r["status"] for r in records} == {"done"} and leftovers(out) == []
+    assert {(r["host"], r["pid"]) for r in records} == {(HOST, job.pid) for job in started}  # both did a share
     before = outputs(out)
 
     killed = subprocess.Popen(jobs["command"](out, "--workers", "1", "--force"), env=env, stdout=subprocess.PIPE)

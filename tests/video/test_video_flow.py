@@ -112,3 +112,20 @@ def test_every_video_command_offers_tvl1_torch(argv):
 
     args = build_parser(argv[0]).parse_args([*argv, "--flow-method", "tvl1-torch"])
     assert args.flow_method == "tvl1-torch"
+
+
+def test_tvl1_torch_runs_on_the_device_it_is_given(monkeypatch):
+    # features passes the model's device (cuda:LOCAL_RANK under torchrun); CUDA batches 64 pairs a call.
+    calls = []
+
+    def fake(device=None):
+        def compute(prevs, nexts):
+            calls.append((device, len(prevs)))
+            return [np.zeros((*p.shape, 2), np.float32) for p in prevs]
+
+        return compute
+
+    monkeypatch.setattr("converter.video.flow.batch_flow_function", fake)
+    frames = [np.zeros((32, 40, 3), np.uint8)] * 70
+    assert len(list(iter_flow(frames, "tvl1-torch", device="cuda:1"))) == 70
+    assert calls == [("cuda:1", 64), ("cuda:1", 5)]
