@@ -211,6 +211,23 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write(out: Path, device: torch.device, smoke: bool, seconds: float, rows: list[dict]) -> dict:
+    """The report so far, written to ``out``/gpu_bench.json and GPU_RESULTS.md."""
+    report = {
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+        "torch": torch.__version__,
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "smoke": smoke,
+        "seconds": seconds,
+        "load_avg_1min": os.getloadavg()[0],
+        "rows": rows,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "gpu_bench.json").write_text(json.dumps(report, indent=1) + "\n")
+    (out / "GPU_RESULTS.md").write_text(markdown(report))
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--smoke", action="store_true", help="tiny sizes on any device (checks the script, not speed)")
@@ -234,18 +251,7 @@ def main(argv: list[str] | None = None) -> int:
             began = time.perf_counter()
             rows += measure()
             print(f"{name}: {time.perf_counter() - began:.1f} s", flush=True)
-    report = {
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
-        "torch": torch.__version__,
-        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "smoke": args.smoke,
-        "seconds": time.perf_counter() - start,
-        "load_avg_1min": os.getloadavg()[0],
-        "rows": rows,
-    }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "gpu_bench.json").write_text(json.dumps(report, indent=1) + "\n")
-    (args.out / "GPU_RESULTS.md").write_text(markdown(report))
+            report = write(args.out, device, args.smoke, time.perf_counter() - start, rows)  # what a time limit spares
     print(markdown(report))
     print(f"wrote {args.out / 'gpu_bench.json'} and {args.out / 'GPU_RESULTS.md'} in {report['seconds']:.0f} s")
     return 0
