@@ -34,6 +34,7 @@ HERE = Path(__file__).resolve().parent
 # clip frames and size; forward batches; training batch; FVD (videos, frames, size); TV-L1 (pairs, H, W)
 FULL = {"frames": 64, "size": 224, "batches": (1, 8, 32), "train_batch": 8}
 FULL |= {"fvd": (64, 16, 224), "tvl1": (64, 256, 340)}
+ITEMS = ("forward", "train", "fvd", "tvl1", "features")
 SMOKE = {"frames": 9, "size": 193, "batches": (1,), "train_batch": 1, "fvd": (2, 9, 64), "tvl1": (2, 24, 32)}
 
 
@@ -233,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--smoke", action="store_true", help="tiny sizes on any device (checks the script, not speed)")
     p.add_argument("--out", type=Path, default=HERE, help="folder for gpu_bench.json and GPU_RESULTS.md")
     p.add_argument("--rounds", type=int, default=10)
+    p.add_argument("--items", default=",".join(ITEMS), help=f"comma-separated, of {', '.join(ITEMS)}")
     args = p.parse_args(argv)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.type != "cuda" and not args.smoke:
@@ -248,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
             ("tvl1", lambda: [tvl1_row(device, sizes, rounds)]),
             ("features", lambda: [features_row(device, sizes, rounds, Path(tmp))]),
         ):
+            if name not in args.items.split(","):
+                continue
             began = time.perf_counter()
             rows += measure()
             print(f"{name}: {time.perf_counter() - began:.1f} s", flush=True)

@@ -45,10 +45,15 @@ class BatchNorm(nn.Module):
         self.bias = nn.Parameter(torch.zeros(channels))
         self.register_buffer("running_mean", torch.zeros(channels))
         self.register_buffer("running_var", torch.ones(channels))
+        # On CUDA, cuDNN's training backward with no weight but a bias returned an empty bias gradient
+        # ("NativeBatchNormBackward0 returned an invalid gradient at index 2", torch 2.11, H200, bf16,
+        # channels-last): there a weight of ones (x·1 is exact) takes the weighted path. Not saved.
+        self.register_buffer("unit_scale", torch.ones(channels), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = self.unit_scale if self.weight is None and x.is_cuda else self.weight
         return F.batch_norm(
-            x, self.running_mean, self.running_var, self.weight, self.bias, self.training, self.momentum, self.eps
+            x, self.running_mean, self.running_var, weight, self.bias, self.training, self.momentum, self.eps
         )
 
     def extra_repr(self) -> str:

@@ -121,6 +121,24 @@ def test_batch_norm_is_sonnets() -> None:
     torch.testing.assert_close(bn.running_mean, 0.999 * old_mean + 0.001 * x.mean(dim=(0, 2, 3, 4)))
 
 
+def test_the_unit_scale_cuda_passes_as_weight_changes_nothing() -> None:
+    """CUDA runs BatchNorm with ``unit_scale`` as its weight (cuDNN's backward fails without one); the
+    values and gradients are those of no weight, and the state_dict does not hold it."""
+    import torch.nn.functional as F
+
+    bn = BatchNorm(4).train()
+    assert "unit_scale" not in bn.state_dict() and torch.equal(bn.unit_scale, torch.ones(4))
+    x = torch.randn(2, 4, 3, 5, 5, generator=torch.Generator().manual_seed(0))
+    outputs, grads = [], []
+    for weight in (None, bn.unit_scale):
+        bias = bn.bias.detach().clone().requires_grad_()
+        y = F.batch_norm(x, torch.zeros(4), torch.ones(4), weight, bias, True, 0.0, bn.eps)
+        (y * torch.arange(y.numel()).reshape(y.shape)).sum().backward()
+        outputs.append(y.detach())
+        grads.append(bias.grad)
+    assert torch.equal(outputs[0], outputs[1]) and torch.equal(grads[0], grads[1])
+
+
 def test_bn_momentum_reaches_every_batch_norm() -> None:
     model = InceptionI3d(bn_momentum=0.25)
     momenta = {module.momentum for module in model.modules() if isinstance(module, BatchNorm)}

@@ -25,7 +25,8 @@ def test_classify_reports_and_records_the_precision(tmp_path, random_state, writ
     scale = max(abs(v) for v in logits["fp"].values())
     assert 0 < drift < 0.1 * scale + 0.05  # bf16 ran (not bit-equal) and stayed close
     assert main([*argv, "--precision", "tf32"]) == 0
-    assert "on cpu in tf32" in capsys.readouterr().out
+    device = "cuda" if torch.cuda.is_available() else "cpu"  # classify's default device
+    assert f"on {device} in tf32" in capsys.readouterr().out
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
