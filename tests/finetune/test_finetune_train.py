@@ -140,10 +140,18 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(
     log = finetune_here(*args(small, out, *RUN_A, "--resume"))
     assert "resuming" in log and "epoch 2, 1 batches in" in log
     assert not any(line.startswith("epoch 1/2") for line in log.splitlines())
-    assert epochs(out) == epochs(run_a)
     resumed, _ = read_weights(out / "last_rgb.safetensors")
     uninterrupted, _ = read_weights(run_a / "last_rgb.safetensors")
-    assert all(torch.equal(resumed[k], uninterrupted[k]) for k in uninterrupted)
+    if not torch.cuda.is_available():  # on CPU bit for bit
+        assert epochs(out) == epochs(run_a)
+        assert all(torch.equal(resumed[k], uninterrupted[k]) for k in uninterrupted)
+        return
+    # cuDNN's backward is not deterministic: a resumed run differs in rounding (on an H200 the resumed and
+    # the uninterrupted run's epoch-1 losses differed by 4e-4 relative, their weights by 6.4e-3 relative L2).
+    for got, want in zip(epochs(out), epochs(run_a), strict=True):
+        assert got == pytest.approx(want, rel=1e-2)
+    worst = max(float((resumed[k] - uninterrupted[k]).norm() / uninterrupted[k].norm()) for k in uninterrupted)
+    assert worst <= 3e-2, f"worst relative L2 {worst:.1e} (6.4e-3 on an H200)"
 
 
 def test_torchrun_two_processes_match_one(small: SimpleNamespace, run_b: Path, helpers: SimpleNamespace) -> None:
@@ -260,8 +268,13 @@ def test_joint_streams_train_together_and_evaluate_fused(small: SimpleNamespace,
     report = out / "eval.json"
     weights = [str(out / "last_flow.safetensors"), str(out / "last_rgb.safetensors")]
     repeated = [arg for path in weights for arg in ("--weights", path)]  # one file per --weights, flow first
-    assert main(["evaluate", "--data", str(small.data), *repeated, "--clip-frames", "9", "--json", str(report)]) == 0
+    # On a GPU finetune validates under bf16 autocast (--amp's default there): evaluate in bf16 too, to bf16's
+    # rounding (measured on an H200: fp32 evaluate was 9e-4 from the bf16 validation loss).
+    gpu = torch.cuda.is_available()
+    precision, rel = ("bf16", 1e-2) if gpu else ("fp32", 1e-5)
+    evaluate = ["evaluate", "--data", str(small.data), *repeated, "--clip-frames", "9", "--precision", precision]
+    assert main([*evaluate, "--json", str(report)]) == 0
     capsys.readouterr()
     scores, row = json.loads(report.read_text()), epochs(out)[0]
     assert scores["streams"] == ["rgb", "flow"]
-    assert scores["confusion"] == row["confusion"] and scores["loss"] == pytest.approx(row["val_loss"], rel=1e-5)
+    assert scores["confusion"] == row["confusion"] and scores["loss"] == pytest.approx(row["val_loss"], rel=rel)
