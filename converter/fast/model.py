@@ -98,13 +98,7 @@ class FastI3D(nn.Module):
         if not self._covers(x, names):
             return self.eager.endpoints(x, names)
         eager = self.eager
-        unknown = sorted(set(names) - set(spec.ENDPOINTS))
-        if unknown:
-            raise ValueError(f"unknown endpoints {unknown}; valid: {', '.join(spec.ENDPOINTS)}")
-        if x.dim() != 5 or x.shape[1] != eager.in_channels:
-            raise ValueError(f"expected input (B, {eager.in_channels}, T, H, W), got {tuple(x.shape)}")
-        if "Logits" in names:
-            eager._check_logits_input(x.shape[2], x.shape[3], x.shape[4])
+        eager.check_request(x, set(names))
         x = model_input(x.contiguous(), torch.float32, eager.check_input_range)  # aminmax: fast when contiguous
         if not all(self._in_range(name, x) for name in names):
             return eager.endpoints(x, names)  # exact there too; the export's range starts at sizes >= 2

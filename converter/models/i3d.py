@@ -197,16 +197,21 @@ class InceptionI3d(nn.Module):
         """Time-averaged logits (B, num_classes) of a (B, C, T, H, W) clip."""
         return self.endpoints(x, ["Logits"])["Logits"]
 
-    def endpoints(self, x: torch.Tensor, names: Iterable[str]) -> dict[str, torch.Tensor]:
-        """The requested endpoints by TF name (B, C, T, H, W; ``Logits`` is (B, N)), computing no further."""
-        wanted = set(names)
-        unknown = sorted(wanted - set(spec.ENDPOINTS))
+    def check_request(self, x: torch.Tensor, names: set[str]) -> None:
+        """ValueError, naming what is wrong, for unknown endpoint ``names``, an input that is not
+        (B, in_channels, T, H, W), or a size ``Logits`` cannot take (also used by the fast path)."""
+        unknown = sorted(names - set(spec.ENDPOINTS))
         if unknown:
             raise ValueError(f"unknown endpoints {unknown}; valid: {', '.join(spec.ENDPOINTS)}")
         if x.dim() != 5 or x.shape[1] != self.in_channels:
             raise ValueError(f"expected input (B, {self.in_channels}, T, H, W), got {tuple(x.shape)}")
-        if "Logits" in wanted:
+        if "Logits" in names:
             self._check_logits_input(x.shape[2], x.shape[3], x.shape[4])
+
+    def endpoints(self, x: torch.Tensor, names: Iterable[str]) -> dict[str, torch.Tensor]:
+        """The requested endpoints by TF name (B, C, T, H, W; ``Logits`` is (B, N)), computing no further."""
+        wanted = set(names)
+        self.check_request(x, wanted)
         if not torch.jit.is_scripting():  # noqa: SIM102 (TorchScript prunes only this exact form)
             if not exporting():
                 x = model_input(x, next(self.parameters()).dtype, self.check_input_range)
