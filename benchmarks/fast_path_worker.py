@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--home", help="$I3D_CONVERTER_HOME to use (default: a fresh one, timing the first run)")
     p.add_argument("--rounds", type=int, default=6)
     p.add_argument("--fvd-videos", type=int, default=4)
-    p.add_argument("--fvd-rounds", type=int, default=3)
+    p.add_argument("--fvd-rounds", type=int, default=6)
     args = p.parse_args(argv)
     os.environ["I3D_CONVERTER_HOME"] = args.home or tempfile.mkdtemp(prefix="i3d-home-")
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"

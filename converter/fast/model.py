@@ -99,7 +99,9 @@ class FastI3D(nn.Module):
             return self.eager.endpoints(x, names)
         eager = self.eager
         eager.check_request(x, set(names))
-        x = model_input(x.contiguous(), torch.float32, eager.check_input_range)  # aminmax: fast when contiguous
+        if not x.is_contiguous(memory_format=torch.channels_last_3d):  # the runner takes that one as it lies
+            x = x.contiguous()  # aminmax is slow on other strides
+        x = model_input(x, torch.float32, eager.check_input_range)
         if not all(self._in_range(name, x) for name in names):
             return eager.endpoints(x, names)  # exact there too; the export's range starts at sizes >= 2
         return {name: self.runner(name)(x) for name in names}

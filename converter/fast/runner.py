@@ -11,6 +11,10 @@ Measured on a 2-core Xeon (AVX-512), real weights, 16x224² clips (benchmarks/PR
 - **A size seen again gets a static model.** The file's shapes are dynamic; OpenVINO compiled for one
   size (0.26 s) drops the shape arithmetic and two of five pads and ran 1.085x as fast. The first call
   at a size runs the dynamic model, so a single clip never pays the compile.
+- **Channels-last clips go in as they lie.** A (B, C, T, H, W) view of (B, T, H, W, C) memory (FVD's
+  resized frames) runs a model whose input is NDHWC (OpenVINO's pre-processing step), which is the layout
+  the first convolution wants: no copy to NCDHW and back, bit-identical output, 1.3% less time for FVD
+  (1 thread, 8 interleaved rounds).
 
 A clip's numbers agree within 1e-6 whatever the batch, mode or compile (bit for bit on the Xeon above;
 tests/fast).
@@ -28,9 +32,9 @@ STATIC_SIZES = 4  # compiled sizes kept (each holds its own copy of the weights,
 
 
 class OpenVINORunner:
-    """``runner(x)``: the file at ``path`` applied to a float32 (B, C, T, H, W) tensor, on ``threads``
-    threads (default ``torch.get_num_threads()``), not pinned to cores (a shared machine's other
-    processes contend for them)."""
+    """``runner(x)``: the file at ``path`` applied to a float32 (B, C, T, H, W) tensor, contiguous or a
+    channels-last view, on ``threads`` threads (default ``torch.get_num_threads()``), not pinned to cores
+    (a shared machine's other processes contend for them)."""
 
     def __init__(self, path: Path, threads: int | None = None) -> None:
         import openvino as ov
@@ -43,15 +47,19 @@ class OpenVINORunner:
             "INFERENCE_NUM_THREADS": self.threads,
             "ENABLE_CPU_PINNING": False,
         }
-        self._dynamic: dict[str, object] = {}
+        self._dynamic: dict[tuple[str, str], object] = {}
         self._static: OrderedDict[tuple, object] = OrderedDict()
         self._seen: set[tuple] = set()
         self._dynamic_only: set[tuple] = set()
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        array = np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)
+        x = x.detach().cpu()
+        layout = "NDHWC" if not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last_3d) else "NCDHW"
+        if layout == "NDHWC":
+            x = x.permute(0, 2, 3, 4, 1)  # the memory as it lies: no copy
+        array = np.ascontiguousarray(x.numpy(), dtype=np.float32)
         mode = "throughput" if self.threads > 1 and len(array) > 1 else "latency"
-        runner = self._runner((1, *array.shape[1:]), mode)
+        runner = self._runner((1, *array.shape[1:]), mode, layout)
         if mode == "latency":
             rows = [np.array(runner.infer({0: array[i : i + 1]})[0], copy=True) for i in range(len(array))]
         else:
@@ -66,14 +74,15 @@ class OpenVINORunner:
             runner.wait_all()
         return torch.from_numpy(np.concatenate(rows))
 
-    def _runner(self, shape: tuple, mode: str):
-        """An infer request (latency) or a queue of one-thread streams (throughput) for clips of ``shape``."""
-        key = (shape, mode)
+    def _runner(self, shape: tuple, mode: str, layout: str):
+        """An infer request (latency) or a queue of one-thread streams (throughput) for clips of ``shape``
+        laid out as ``layout``."""
+        key = (shape, mode, layout)
         if key in self._static:
             self._static.move_to_end(key)
             return self._static[key]
         if key in self._seen and key not in self._dynamic_only:
-            model = self._core.read_model(self._path)
+            model = self._read(layout)
             try:
                 model.reshape({0: list(shape)})
             except RuntimeError:  # a size the dynamic model takes but a static one refuses: stay dynamic
@@ -84,9 +93,22 @@ class OpenVINORunner:
                     self._static.popitem(last=False)
                 return self._static[key]
         self._seen.add(key)
-        if mode not in self._dynamic:
-            self._dynamic[mode] = self._compile(self._path, mode)
-        return self._dynamic[mode]
+        if (mode, layout) not in self._dynamic:
+            self._dynamic[mode, layout] = self._compile(self._read(layout), mode)
+        return self._dynamic[mode, layout]
+
+    def _read(self, layout: str):
+        """The file's model, its input taken as ``layout`` (NDHWC: a transpose OpenVINO folds into the
+        first convolution's own reorder)."""
+        import openvino as ov
+
+        model = self._core.read_model(self._path)
+        if layout == "NCDHW":
+            return model
+        steps = ov.preprocess.PrePostProcessor(model)
+        steps.input().tensor().set_layout(ov.Layout(layout))
+        steps.input().model().set_layout(ov.Layout("NCDHW"))
+        return steps.build()
 
     def _compile(self, model, mode: str):
         import openvino as ov

@@ -51,10 +51,32 @@ def test_a_batch_runs_clip_by_clip_one_per_thread_and_sizes_seen_again_compile_s
     assert len(one_thread._static) == 1, "the size came back: it has its own static model"
     in_turn = one_thread(x)
     first, again = two_threads(x), two_threads(x)
-    assert list(two_threads._dynamic) == ["throughput"] and [k[1] for k in two_threads._static] == ["throughput"]
+    assert list(two_threads._dynamic) == [("throughput", "NCDHW")]
+    assert [k[1] for k in two_threads._static] == ["throughput"]
     for got in (in_turn, first, again):
         assert (got - alone).abs().max() <= 1e-6  # bit for bit on the machine this was written on
     assert np.abs((alone - want).numpy()).max() <= LOGITS_TOLERANCE
+
+
+def test_a_channels_last_clip_runs_as_it_lies_with_the_same_numbers(eager_model, fast_model) -> None:
+    from converter.fast.runner import OpenVINORunner
+
+    x = _clip((2, 3, 9, 197, 210), 6)
+    lying = x.contiguous(memory_format=torch.channels_last_3d)  # FVD's resized frames, permuted
+    assert not lying.is_contiguous()
+    runner = OpenVINORunner(fast_model.runner("Logits")._path, threads=1)
+    fast_model._runners["Logits"] = runner
+    try:
+        with torch.no_grad():
+            got, want, eager = fast_model(lying), fast_model(x), eager_model(x)
+            again, want_again = fast_model(lying), fast_model(x)  # seen again: static models, one per layout
+    finally:
+        del fast_model._runners["Logits"]
+    assert {key[2] for key in runner._seen} == {"NDHWC", "NCDHW"}
+    assert [key[2] for key in runner._static] == ["NDHWC", "NCDHW"]
+    for value in (got, again, want_again):
+        assert (value - want).abs().max() <= 1e-6  # bit for bit on the machine this was written on
+    assert np.abs((got - eager).numpy()).max() <= LOGITS_TOLERANCE
 
 
 def test_uint8_maps_like_eager(eager_model, fast_model) -> None:
