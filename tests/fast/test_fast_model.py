@@ -141,6 +141,17 @@ def test_accelerate_eager_and_bf16_return_the_model_itself(eager_model, monkeypa
         default_backend()
 
 
+def test_fast_available_names_a_missing_module(monkeypatch) -> None:
+    import importlib.util
+
+    from converter.fast import fast_available
+
+    assert fast_available() is None
+    found = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxscript" else found(name, *a))
+    assert fast_available() == "onnxscript is not installed"
+
+
 def test_without_the_extra_one_line_names_it_and_eager_runs(eager_model, monkeypatch) -> None:
     from converter.fast import model as fast
 
