@@ -92,6 +92,7 @@ def iter_timed_frames(
 def _video_frames(path: Path, autorotate: bool, orientation: Orientation, clock: Clock) -> Iterator[_Timed]:
     import av
     from av.sidedata.sidedata import Type
+    from av.video.reformatter import VideoReformatter
 
     try:
         with av.open(str(path)) as container:
@@ -100,7 +101,7 @@ def _video_frames(path: Path, autorotate: bool, orientation: Orientation, clock:
             stream = container.streams.video[0]
             period = 1 / stream.average_rate if stream.average_rate else None
             clock.rate, clock.time_base = stream.average_rate or None, stream.time_base
-            first_pts = None
+            first_pts, reformatter = None, VideoReformatter()
             for index, frame in enumerate(container.decode(stream)):
                 if frame.pts is None or frame.time_base is None:
                     if period is None:
@@ -110,7 +111,7 @@ def _video_frames(path: Path, autorotate: bool, orientation: Orientation, clock:
                     first_pts = frame.pts if first_pts is None else first_pts
                     start = (frame.pts - first_pts) * frame.time_base
                     duration = frame.duration * frame.time_base if frame.duration else period
-                image = frame_rgb(frame)
+                image = frame_rgb(frame, reformatter)
                 if autorotate:
                     matrix = frame.side_data.get(Type.DISPLAYMATRIX)
                     turn = from_display_matrix(None if matrix is None else bytes(matrix), path)

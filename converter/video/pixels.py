@@ -56,15 +56,25 @@ def image_rgb(image: Any, path: str | os.PathLike[str]) -> np.ndarray:
     return np.asarray(image.convert("RGB"))
 
 
-def frame_rgb(frame: Any) -> np.ndarray:
-    """(H, W, 3) uint8 RGB of a PyAV video frame, any pixel format (8-bit ones as swscale's rgb24)."""
+def frame_rgb(frame: Any, reformatter: Any = None) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of a PyAV video frame, any pixel format (8-bit ones as swscale's rgb24).
+
+    ``reformatter``: one ``av.video.reformatter.VideoReformatter`` for all of a video's frames (one swscale
+    context and its threads). Without it each frame makes its own, whose threads live as long as the
+    frame: once its side data has been read the frame is in a reference cycle, so two threads per frame
+    piled up until Python's garbage collector ran (over 100 in one decoding worker).
+    """
+    if reformatter is None:
+        from av.video.reformatter import VideoReformatter
+
+        reformatter = VideoReformatter()
     fmt = frame.format
     bits = max(component.bits for component in fmt.components)
     if bits <= 8:
-        return frame.to_ndarray(format="rgb24")
+        return reformatter.reformat(frame, format="rgb24").to_ndarray()
     if fmt.name.startswith("gray") and fmt.name.endswith("le") and len(fmt.components) == 1:
         return _grey(scale_to_uint8(frame.to_ndarray(), bits))  # the raw samples, scaled exactly
-    return scale_to_uint8(frame.to_ndarray(format="rgb48le"), 16)
+    return scale_to_uint8(reformatter.reformat(frame, format="rgb48le").to_ndarray(), 16)
 
 
 def _grey(values: np.ndarray) -> np.ndarray:
