@@ -3,6 +3,8 @@ relative), keeps the eager model's input contract, and hands what it does not co
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -77,6 +79,25 @@ def test_a_channels_last_clip_runs_as_it_lies_with_the_same_numbers(eager_model,
     for value in (got, again, want_again):
         assert (value - want).abs().max() <= 1e-6  # bit for bit on the machine this was written on
     assert np.abs((got - eager).numpy()).max() <= LOGITS_TOLERANCE
+
+
+def test_dynamic_models_are_compiled_once_per_machine_and_an_unwritable_cache_is_skipped(fast_model, tmp_path) -> None:
+    import shutil
+
+    from converter.fast.runner import OpenVINORunner
+
+    onnx_file = Path(fast_model.runner("Logits")._path)
+    x = _clip((1, 3, 9, 193, 193), 8)
+    path = tmp_path / onnx_file.name
+    shutil.copy(onnx_file, path)
+    first = OpenVINORunner(path, threads=1)(x)
+    blobs = list((tmp_path / "openvino").glob("*.blob"))
+    assert len(blobs) == 1, "the dynamic model, compiled, is in OpenVINO's cache"
+    assert torch.equal(OpenVINORunner(path, threads=1)(x), first)  # a later process loads it
+    assert list((tmp_path / "openvino").glob("*.blob")) == blobs
+    shutil.rmtree(tmp_path / "openvino")
+    (tmp_path / "openvino").write_text("not a folder")  # OpenVINO cannot write its cache there
+    assert torch.equal(OpenVINORunner(path, threads=1)(x), first)
 
 
 def test_uint8_maps_like_eager(eager_model, fast_model) -> None:
