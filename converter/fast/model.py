@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable
+from functools import partial
 
 import torch
 from torch import nn
@@ -119,7 +120,8 @@ class FastI3D(nn.Module):
 
                 self._sha256 = weights_sha256(self.eager)
             try:
-                path = cached_onnx(self.eager, self._sha256, endpoint, OpenVINORunner, self._log)
+                check = partial(OpenVINORunner, cache=False)  # a file not yet checked leaves no compiled copy
+                path = cached_onnx(self.eager, self._sha256, endpoint, check, self._log)
             except OSError as err:
                 from converter.errors import ConversionError
 

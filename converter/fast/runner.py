@@ -37,15 +37,16 @@ STATIC_SIZES = 4  # compiled sizes kept (each holds its own copy of the weights,
 class OpenVINORunner:
     """``runner(x)``: the file at ``path`` applied to a float32 (B, C, T, H, W) tensor, contiguous or a
     channels-last view, on ``threads`` threads (default ``torch.get_num_threads()``), not pinned to cores
-    (a shared machine's other processes contend for them)."""
+    (a shared machine's other processes contend for them); ``cache``: keep its compiled dynamic models
+    in OpenVINO's cache beside the file."""
 
-    def __init__(self, path: Path, threads: int | None = None) -> None:
+    def __init__(self, path: Path, threads: int | None = None, *, cache: bool = True) -> None:
         import openvino as ov
 
         self.threads = threads or torch.get_num_threads()
         self._core = ov.Core()
         self._path = str(path)
-        self._cache = str(Path(path).parent / "openvino")  # compiled dynamic models: 0.13 s to load, not 0.55
+        self._cache = str(Path(path).parent / "openvino") if cache else None  # dynamic models: 0.13 s, not 0.55
         self._config = {
             "INFERENCE_PRECISION_HINT": "f32",  # not bf16, OpenVINO's default on CPUs with AMX
             "INFERENCE_NUM_THREADS": self.threads,
@@ -99,7 +100,7 @@ class OpenVINORunner:
         self._seen.add(key)
         if (mode, layout) not in self._dynamic:
             model = self._path if layout == "NCDHW" else self._read(layout)  # a path: OpenVINO hashes it cheaply
-            self._dynamic[mode, layout] = self._compile(model, mode, cache=True)
+            self._dynamic[mode, layout] = self._compile(model, mode, cache=self._cache is not None)
         return self._dynamic[mode, layout]
 
     def _read(self, layout: str):

@@ -98,6 +98,11 @@ def test_dynamic_models_are_compiled_once_per_machine_and_an_unwritable_cache_is
     shutil.rmtree(tmp_path / "openvino")
     (tmp_path / "openvino").write_text("not a folder")  # OpenVINO cannot write its cache there
     assert torch.equal(OpenVINORunner(path, threads=1)(x), first)
+    unchecked = tmp_path / "unchecked" / path.name
+    unchecked.parent.mkdir()
+    shutil.copy(path, unchecked)
+    assert torch.equal(OpenVINORunner(unchecked, threads=1, cache=False)(x), first)
+    assert not (unchecked.parent / "openvino").exists(), "the check of a new file leaves no compiled copy"
 
 
 def test_uint8_maps_like_eager(eager_model, fast_model) -> None:
